@@ -1,0 +1,134 @@
+//! The terminal view: one line per resource with ✓/✗, and under a resource that did
+//! not pass, each failing check with expected and actual values and its spec line.
+
+use std::io::{self, Write};
+
+use console::Style;
+
+use super::Reporter;
+use crate::run::{CheckResult, Outcome, Summary};
+
+/// Human-readable output.
+pub struct Human {
+    out: Box<dyn Write + Send>,
+    color: bool,
+    target: Option<String>,
+}
+
+impl Human {
+    /// Writes to `out`, with colors only if `color`.
+    pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
+        Self {
+            out,
+            color,
+            target: None,
+        }
+    }
+
+    fn style(&self, style: Style) -> Style {
+        style.force_styling(self.color)
+    }
+}
+
+impl Reporter for Human {
+    fn start(&mut self, _total: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
+        let Some(first) = results.first() else {
+            return Ok(());
+        };
+        if self.target.as_deref() != Some(first.target.as_str()) {
+            let header = self.style(Style::new().bold());
+            writeln!(
+                self.out,
+                "{}",
+                header.apply_to(format!("Target {}", first.target))
+            )?;
+            self.target = Some(first.target.clone());
+        }
+        let (mark, style) = if results.iter().any(|r| r.outcome == Outcome::Fail) {
+            ("✗", Style::new().red())
+        } else if results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Error(_)))
+        {
+            ("!", Style::new().red())
+        } else if results
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Skip(_)))
+        {
+            ("-", Style::new().yellow())
+        } else {
+            ("✓", Style::new().green())
+        };
+        let style = self.style(style);
+        let dim = self.style(Style::new().dim());
+        let attempts = if first.attempts > 1 {
+            format!(" (after {} attempts)", first.attempts)
+        } else {
+            String::new()
+        };
+        writeln!(
+            self.out,
+            "  {} {}{}",
+            style.apply_to(mark),
+            first.resource_name(),
+            dim.apply_to(attempts)
+        )?;
+        for r in results {
+            let at = dim.apply_to(format!("({})", r.location.short()));
+            match &r.outcome {
+                Outcome::Pass => {}
+                Outcome::Fail => {
+                    let red = self.style(Style::new().red());
+                    writeln!(
+                        self.out,
+                        "      {}: expected {}, got {}  {at}",
+                        red.apply_to(r.property),
+                        r.expected,
+                        r.actual.as_deref().unwrap_or("nothing")
+                    )?;
+                }
+                Outcome::Error(why) => {
+                    let red = self.style(Style::new().red());
+                    writeln!(
+                        self.out,
+                        "      {}: error: {why}  {at}",
+                        red.apply_to(r.property)
+                    )?;
+                }
+                Outcome::Skip(why) => {
+                    writeln!(
+                        self.out,
+                        "      {}",
+                        dim.apply_to(format!("{}: skipped: {why}", r.property))
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        let style = self.style(if s.ok() {
+            Style::new().green().bold()
+        } else {
+            Style::new().red().bold()
+        });
+        let verdict = if s.ok() { "PASS" } else { "FAIL" };
+        writeln!(
+            self.out,
+            "\n{} {} checks: {} passed, {} failed, {} errored, {} skipped in {:.2}s",
+            style.apply_to(verdict),
+            s.total(),
+            s.passed,
+            s.failed,
+            s.errored,
+            s.skipped,
+            s.duration.as_secs_f64()
+        )?;
+        self.out.flush()
+    }
+}

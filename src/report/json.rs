@@ -1,0 +1,109 @@
+//! JSON: one document with every result and the summary. The field names are a
+//! contract (documented in the book's report chapter); `version` changes if they do.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{Reporter, duration_secs};
+use crate::run::{CheckResult, Summary};
+
+/// JSON output; written whole at the end of the run.
+pub struct Json {
+    out: Box<dyn Write + Send>,
+    results: Vec<ResultDoc>,
+}
+
+#[derive(Serialize)]
+struct ResultDoc {
+    target: String,
+    kind: &'static str,
+    id: String,
+    title: Option<String>,
+    property: &'static str,
+    outcome: &'static str,
+    expected: String,
+    actual: Option<String>,
+    message: Option<String>,
+    file: String,
+    line: u32,
+    column: u32,
+    duration_s: f64,
+    attempts: u32,
+}
+
+#[derive(Serialize)]
+struct SummaryDoc {
+    passed: usize,
+    failed: usize,
+    errored: usize,
+    skipped: usize,
+    total: usize,
+    ok: bool,
+    duration_s: f64,
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    version: u32,
+    summary: SummaryDoc,
+    results: &'a [ResultDoc],
+}
+
+impl Json {
+    /// Writes to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            out,
+            results: Vec::new(),
+        }
+    }
+}
+
+impl Reporter for Json {
+    fn start(&mut self, _total: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
+        self.results.extend(results.iter().map(|r| ResultDoc {
+            target: r.target.clone(),
+            kind: r.kind,
+            id: r.id.clone(),
+            title: r.title.clone(),
+            property: r.property,
+            outcome: r.outcome.word(),
+            expected: r.expected.clone(),
+            actual: r.actual.clone(),
+            message: match &r.outcome {
+                crate::run::Outcome::Skip(m) | crate::run::Outcome::Error(m) => Some(m.clone()),
+                _ => None,
+            },
+            file: r.location.file.display().to_string(),
+            line: r.location.line,
+            column: r.location.column,
+            duration_s: duration_secs(r.duration),
+            attempts: r.attempts,
+        }));
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &Summary) -> io::Result<()> {
+        let doc = Doc {
+            version: 1,
+            summary: SummaryDoc {
+                passed: s.passed,
+                failed: s.failed,
+                errored: s.errored,
+                skipped: s.skipped,
+                total: s.total(),
+                ok: s.ok(),
+                duration_s: duration_secs(s.duration),
+            },
+            results: &self.results,
+        };
+        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}

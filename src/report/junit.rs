@@ -1,0 +1,119 @@
+//! JUnit XML (through `quick-junit`): one testsuite per spec file and target, one
+//! testcase per check, failures and errors with expected and actual values.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::Reporter;
+use crate::run::{CheckResult, Outcome, Summary};
+
+/// JUnit XML output; written whole at the end of the run.
+pub struct Junit {
+    out: Box<dyn Write + Send>,
+    results: Vec<CheckResult>,
+}
+
+impl Junit {
+    /// Writes to `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        Self {
+            out,
+            results: Vec::new(),
+        }
+    }
+}
+
+fn case(r: &CheckResult) -> TestCase {
+    let detail = || {
+        let mut text = format!("expected: {}\n", r.expected);
+        if let Some(actual) = &r.actual {
+            let _ = writeln!(text, "actual: {actual}");
+        }
+        let _ = write!(
+            text,
+            "at: {}\ntarget: {}\nattempts: {}\n",
+            r.location.short(),
+            r.target,
+            r.attempts
+        );
+        text
+    };
+    let status = match &r.outcome {
+        Outcome::Pass => TestCaseStatus::success(),
+        Outcome::Skip(why) => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(why.as_str());
+            s
+        }
+        Outcome::Fail => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!(
+                "{}: expected {}, got {}",
+                r.property,
+                r.expected,
+                r.actual.as_deref().unwrap_or("nothing")
+            ));
+            s.set_type("fail");
+            s.set_description(detail());
+            s
+        }
+        Outcome::Error(why) => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!("{}: {why}", r.property));
+            s.set_type("error");
+            s.set_description(detail());
+            s
+        }
+    };
+    let mut case = TestCase::new(format!("{} › {}", r.resource_name(), r.property), status);
+    case.set_classname(format!("{}.{}", r.kind, r.id));
+    case.set_time(r.duration);
+    case
+}
+
+impl Reporter for Junit {
+    fn start(&mut self, _total: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
+        self.results.extend_from_slice(results);
+        Ok(())
+    }
+
+    fn finish(&mut self, summary: &Summary) -> io::Result<()> {
+        let mut report = Report::new("ispec");
+        report.set_time(summary.duration);
+        let several_targets = self
+            .results
+            .iter()
+            .any(|r| self.results.first().is_some_and(|f| f.target != r.target));
+        let mut suites: Vec<(String, String, TestSuite)> = Vec::new();
+        for r in &self.results {
+            let file = r.location.file.display().to_string();
+            let at = suites
+                .iter()
+                .position(|(t, f, _)| *t == r.target && *f == file)
+                .unwrap_or_else(|| {
+                    let name = if several_targets {
+                        format!("{} {file}", r.target)
+                    } else {
+                        file.clone()
+                    };
+                    let mut suite = TestSuite::new(name);
+                    suite.add_property(("target", r.target.as_str()));
+                    suites.push((r.target.clone(), file.clone(), suite));
+                    suites.len() - 1
+                });
+            suites[at].2.add_test_case(case(r));
+        }
+        report.add_test_suites(suites.into_iter().map(|(_, _, s)| s));
+        report
+            .serialize(&mut self.out)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}

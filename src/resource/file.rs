@@ -1,0 +1,302 @@
+//! `file`: existence, type, permissions, ownership, size, age, content and checksum.
+//!
+//! Metadata comes from one `stat -c` (GNU coreutils and BusyBox both speak it); the
+//! content is read only when a content property is asserted, and hashed here.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use crate::cmd::Cmd;
+use crate::expect::{Ty, Value};
+use crate::host::{Host, ProbeError};
+
+use super::{Kind, Observed, Options, PropDef, Resource, wants};
+
+pub(super) const KIND: Kind = Kind {
+    key: "file",
+    props: &[
+        PropDef::gate("exists", "the path exists (a dangling symlink exists)"),
+        PropDef::new(
+            "type",
+            Ty::Str,
+            "file, directory, symlink, socket, pipe, block-device or character-device",
+        ),
+        PropDef::new("mode", Ty::Str, "permission bits in octal, e.g. \"0644\""),
+        PropDef::new("owner", Ty::Str, "the owning user's name"),
+        PropDef::new("group", Ty::Str, "the owning group's name"),
+        PropDef::new("uid", Ty::Int, "the owning user's id"),
+        PropDef::new("gid", Ty::Int, "the owning group's id"),
+        PropDef::new("size", Ty::Int, "size in bytes"),
+        PropDef::new("mtime-age", Ty::Int, "seconds since the last modification"),
+        PropDef::new(
+            "linked-to",
+            Ty::Str,
+            "a symlink's target, as stored in the link",
+        ),
+        PropDef::new("contains", Ty::Patterns, "the content holds every pattern"),
+        PropDef::new("content", Ty::Str, "the whole content"),
+        PropDef::new(
+            "sha256",
+            Ty::Str,
+            "the SHA-256 of the content, lowercase hex",
+        ),
+    ],
+    options: &[],
+    new,
+};
+
+#[derive(Debug)]
+struct File {
+    path: String,
+}
+
+fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
+    if !id.starts_with('/') {
+        return Err(format!("`{id}` is not an absolute path; write it from `/`"));
+    }
+    if id.contains('\0') {
+        return Err("a path cannot contain a NUL byte".into());
+    }
+    Ok(Box::new(File {
+        path: id.to_string(),
+    }))
+}
+
+/// What `stat -c` tells of a path.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    kind: &'static str,
+    mode: u32,
+    owner: String,
+    group: String,
+    uid: i64,
+    gid: i64,
+    size: i64,
+    mtime: i64,
+}
+
+const STAT_FORMAT: &str = "%F|%a|%U|%G|%u|%g|%s|%Y";
+
+/// Parses one line of `stat -c '%F|%a|%U|%G|%u|%g|%s|%Y'`.
+fn parse_stat(line: &str) -> Result<Stat, String> {
+    let fields: Vec<&str> = line.trim_end().split('|').collect();
+    let [kind, mode, owner, group, uid, gid, size, mtime] = fields[..] else {
+        return Err(format!("unexpected `stat` output: {line:?}"));
+    };
+    let num = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| format!("unexpected `stat` output: {line:?}"))
+    };
+    Ok(Stat {
+        kind: file_type(kind),
+        mode: u32::from_str_radix(mode, 8)
+            .map_err(|_| format!("unexpected `stat` mode: {mode:?}"))?,
+        owner: owner.to_string(),
+        group: group.to_string(),
+        uid: num(uid)?,
+        gid: num(gid)?,
+        size: num(size)?,
+        mtime: num(mtime)?,
+    })
+}
+
+fn file_type(stat_name: &str) -> &'static str {
+    match stat_name {
+        "regular file" | "regular empty file" => "file",
+        "directory" => "directory",
+        "symbolic link" => "symlink",
+        "socket" => "socket",
+        "fifo" => "pipe",
+        "block special file" => "block-device",
+        "character special file" => "character-device",
+        _ => "unknown",
+    }
+}
+
+impl File {
+    fn stat(&self, host: &Host) -> Result<Option<Stat>, ProbeError> {
+        let out = host.run(
+            &Cmd::new("stat")
+                .arg("-c")
+                .arg(STAT_FORMAT)
+                .arg("--")
+                .arg(&self.path),
+        )?;
+        if out.success() {
+            return parse_stat(&out.stdout_text())
+                .map(Some)
+                .map_err(ProbeError::Failed);
+        }
+        let err = out.stderr_text();
+        if err.contains("No such file") || err.contains("Not a directory") {
+            Ok(None)
+        } else if err.contains("Permission denied") {
+            Err(ProbeError::Denied(format!("cannot stat `{}`", self.path)))
+        } else if out.status == Some(127) {
+            Err(ProbeError::ToolMissing("stat".into()))
+        } else {
+            Err(ProbeError::Failed(format!(
+                "`stat {}` failed: {err}",
+                self.path
+            )))
+        }
+    }
+
+    fn content(&self, host: &Host) -> Result<Vec<u8>, ProbeError> {
+        host.read_opt(&self.path)?
+            .map(|bytes| bytes.to_vec())
+            .ok_or_else(|| ProbeError::Failed(format!("cannot read `{}`", self.path)))
+    }
+}
+
+impl Resource for File {
+    fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        let mut seen = Observed::new();
+        let Some(stat) = self.stat(host)? else {
+            seen.set("exists", Value::Bool(false));
+            for prop in wanted.iter().filter(|p| **p != "exists") {
+                seen.fail(
+                    prop,
+                    ProbeError::Failed(format!("`{}` does not exist", self.path)),
+                );
+            }
+            return Ok(seen);
+        };
+        seen.set("exists", Value::Bool(true));
+        seen.set("type", Value::Str(stat.kind.into()));
+        seen.set("mode", Value::Str(format!("{:04o}", stat.mode)));
+        seen.set("owner", Value::Str(stat.owner));
+        seen.set("group", Value::Str(stat.group));
+        seen.set("uid", Value::Int(stat.uid));
+        seen.set("gid", Value::Int(stat.gid));
+        seen.set("size", Value::Int(stat.size));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        seen.set("mtime-age", Value::Int(now - stat.mtime));
+        if wants(wanted, "linked-to") {
+            seen.put("linked-to", self.link_target(host, stat.kind));
+        }
+        if ["contains", "content", "sha256"]
+            .iter()
+            .any(|p| wants(wanted, p))
+        {
+            match self.content(host) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    seen.set("sha256", Value::Str(hex(&Sha256::digest(&bytes))));
+                    seen.set("contains", Value::Str(text.clone()));
+                    seen.set("content", Value::Str(text));
+                }
+                Err(e) => {
+                    for p in ["contains", "content", "sha256"] {
+                        seen.fail(p, e.clone());
+                    }
+                }
+            }
+        }
+        Ok(seen)
+    }
+}
+
+impl File {
+    fn link_target(&self, host: &Host, kind: &str) -> Result<Value, ProbeError> {
+        if kind != "symlink" {
+            return Err(ProbeError::Failed(format!(
+                "`{}` is a {kind}, not a symlink",
+                self.path
+            )));
+        }
+        let out = host.run(&Cmd::new("readlink").arg("--").arg(&self.path))?;
+        if out.success() {
+            Ok(Value::Str(
+                out.stdout_text().trim_end_matches('\n').to_string(),
+            ))
+        } else {
+            Err(ProbeError::Failed(format!(
+                "`readlink {}` failed: {}",
+                self.path,
+                out.stderr_text()
+            )))
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Local;
+
+    fn fixture(os: &str, case: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/fixtures/probes/file/{os}/{case}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn parses_gnu_and_busybox_stat() {
+        let gnu = parse_stat(&fixture("debian-12", "stat-passwd")).unwrap();
+        assert_eq!(gnu.kind, "file");
+        assert_eq!(gnu.mode, 0o644);
+        assert_eq!((gnu.owner.as_str(), gnu.uid), ("root", 0));
+        let link = parse_stat(&fixture("alpine-3.19", "stat-symlink")).unwrap();
+        assert_eq!(link.kind, "symlink");
+        assert_eq!(link.mode, 0o777);
+        let dir = parse_stat(&fixture("rocky-9", "stat-dir")).unwrap();
+        assert_eq!(dir.kind, "directory");
+        assert_eq!(dir.mode, 0o1777);
+        assert!(parse_stat("garbage").is_err());
+    }
+
+    #[test]
+    fn observes_a_real_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, "hello\nworld\n").unwrap();
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let host = Host::new(Box::new(Local::new()));
+        let file = new(path.to_str().unwrap(), &Options::new()).unwrap();
+        let seen = file.probe(&host, &["sha256", "content"]).unwrap();
+        assert_eq!(seen.get("type").unwrap(), &Value::Str("file".into()));
+        assert_eq!(seen.get("size").unwrap(), &Value::Int(12));
+        assert_eq!(
+            seen.get("sha256").unwrap(),
+            &Value::Str("4a1e67f2fe1d1cc7b31d0ca2ec441da4778203a036a77da10344c85e24ff0f92".into())
+        );
+        let seen = new(link.to_str().unwrap(), &Options::new())
+            .unwrap()
+            .probe(&host, &["linked-to"])
+            .unwrap();
+        assert_eq!(
+            seen.get("linked-to").unwrap(),
+            &Value::Str(path.to_str().unwrap().into())
+        );
+        let gone = new("/nonexistent/ispec", &Options::new())
+            .unwrap()
+            .probe(&host, &["exists", "mode"])
+            .unwrap();
+        assert_eq!(gone.get("exists").unwrap(), &Value::Bool(false));
+        assert!(gone.get("mode").is_err());
+    }
+
+    #[test]
+    fn relative_paths_are_refused() {
+        assert!(
+            new("etc/passwd", &Options::new())
+                .unwrap_err()
+                .contains("absolute")
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! Reading spec files: TOML with spans kept, `[kind."id"]` tables dispatched to the
+//! kinds in [`crate::resource::KINDS`], every property type-checked. No target is
+//! touched here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::resource::{self, Kind, OptTy, OptValue, Options};
+
+use super::decl::{Check, Declared, Spec};
+use super::error::{SpecError, SpecErrors, did_you_mean};
+use super::matcher::{Ctx, backticked};
+use super::source::{Location, Source};
+
+/// Settings every resource accepts besides its kind's properties and options.
+const COMMON: &[&str] = &["title", "skip", "timeout", "within"];
+
+type Node<'i> = Spanned<DeValue<'i>>;
+
+/// Loads specs from files and folders (every `*.toml` below a folder, sorted).
+pub fn load(paths: &[PathBuf]) -> Result<Spec, SpecErrors> {
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    for path in paths {
+        match spec_files(path) {
+            Ok(found) => files.extend(found),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut spec = Spec::default();
+    let mut seen = HashMap::new();
+    for file in files {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let source = Source {
+                    path: Arc::from(file.as_path()),
+                    text: Arc::from(text),
+                };
+                load_source(&source, &mut spec, &mut seen, &mut errors);
+            }
+            Err(e) => errors.push(SpecError::new(format!(
+                "cannot read spec `{}`: {e}",
+                file.display()
+            ))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(SpecErrors(errors))
+    }
+}
+
+/// Loads one spec from text, as if read from `path`.
+pub fn load_str(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
+    let source = Source {
+        path: Arc::from(path),
+        text: Arc::from(text),
+    };
+    let mut spec = Spec::default();
+    let mut errors = Vec::new();
+    load_source(&source, &mut spec, &mut HashMap::new(), &mut errors);
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(SpecErrors(errors))
+    }
+}
+
+fn spec_files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        SpecError::new(format!("cannot read spec `{}`: {e}", path.display()))
+            .help("give a spec file or a folder of `*.toml` specs")
+    })?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut found = Vec::new();
+    let mut dirs = vec![path.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| SpecError::new(format!("cannot read folder `{}`: {e}", dir.display())))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "toml") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(SpecError::new(format!(
+            "no `*.toml` spec in folder `{}`",
+            path.display()
+        )));
+    }
+    Ok(found)
+}
+
+fn load_source(
+    source: &Source,
+    spec: &mut Spec,
+    seen: &mut HashMap<(&'static str, String), Location>,
+    errors: &mut Vec<SpecError>,
+) {
+    let ctx = Ctx { source };
+    spec.files.push(Arc::clone(&source.path));
+    let doc = match DeTable::parse(&source.text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            let mut lines = e.message().lines();
+            let message = lines.next().unwrap_or("invalid TOML").to_string();
+            let label: Vec<&str> = lines.map(str::trim).filter(|l| !l.is_empty()).collect();
+            errors.push(ctx.error(span, format!("invalid TOML: {message}"), &label.join("; ")));
+            return;
+        }
+    };
+    for (kind_key, kind_node) in doc.get_ref() {
+        let Some(kind) = resource::kind(kind_key.get_ref()) else {
+            errors.push(unknown_kind(&ctx, kind_key));
+            continue;
+        };
+        let DeValue::Table(ids) = kind_node.get_ref() else {
+            errors.push(ctx.error(
+                kind_node.span(),
+                format!("`{}` must hold resources, one table per id", kind.key),
+                &format!("write `[{}.\"ID\"]` with the properties below it", kind.key),
+            ));
+            continue;
+        };
+        for (id_key, body) in ids {
+            let id = id_key.get_ref().to_string();
+            let location = source.location(id_key.span().start);
+            match declare(&ctx, kind, id_key, body) {
+                Ok(decl) => {
+                    if let Some(first) = seen.get(&(kind.key, id.clone())) {
+                        errors.push(
+                            ctx.error(
+                                id_key.span(),
+                                format!("`{} {id}` is declared twice", kind.key),
+                                "declared again here",
+                            )
+                            .help(format!("first declared at {first}; merge the two")),
+                        );
+                    } else {
+                        seen.insert((kind.key, id), location);
+                        spec.decls.push(decl);
+                    }
+                }
+                Err(mut errs) => errors.append(&mut errs),
+            }
+        }
+    }
+}
+
+fn unknown_kind(ctx: &Ctx<'_>, key: &Spanned<std::borrow::Cow<'_, str>>) -> SpecError {
+    let names: Vec<&str> = resource::KINDS.iter().map(|k| k.key).collect();
+    let name = key.get_ref();
+    let label = did_you_mean(name, names.iter().copied()).map_or_else(
+        || "unknown kind".to_string(),
+        |k| format!("did you mean `{k}`?"),
+    );
+    ctx.error(
+        key.span(),
+        format!("unknown resource kind `{name}`"),
+        &label,
+    )
+    .help(format!("kinds: {}", backticked(&names)))
+}
+
+fn declare(
+    ctx: &Ctx<'_>,
+    kind: &'static Kind,
+    id_key: &Spanned<std::borrow::Cow<'_, str>>,
+    body: &Node<'_>,
+) -> Result<Declared, Vec<SpecError>> {
+    let id = id_key.get_ref().to_string();
+    let DeValue::Table(table) = body.get_ref() else {
+        return Err(vec![ctx.error(
+            body.span(),
+            format!("`{} {id}` must be a table of properties", kind.key),
+            &format!(
+                "write `[{}.\"{id}\"]` and the properties below it",
+                kind.key
+            ),
+        )]);
+    };
+    let mut errors = Vec::new();
+    let mut decl_title = None;
+    let mut skip = false;
+    let mut timeout = None;
+    let mut within = None;
+    let mut options = Options::new();
+    let mut checks = Vec::new();
+    for (key, value) in table {
+        let name = key.get_ref().as_ref();
+        let result = match name {
+            "title" => str_setting(ctx, name, value).map(|t| decl_title = Some(t)),
+            "skip" => match value.get_ref() {
+                DeValue::Boolean(b) => {
+                    skip = *b;
+                    Ok(())
+                }
+                other => Err(type_error(ctx, name, "a boolean", other, value)),
+            },
+            "timeout" => duration(ctx, name, value).map(|d| timeout = Some(d)),
+            "within" => duration(ctx, name, value).map(|d| within = Some(d)),
+            _ => {
+                if let Some(prop) = kind.prop(name) {
+                    ctx.expect(name, prop.ty, value).map(|expect| {
+                        checks.push(Check {
+                            prop,
+                            expect,
+                            location: ctx.source.location(key.span().start),
+                        });
+                    })
+                } else if let Some(opt) = kind.option(name) {
+                    option(ctx, name, opt.ty, value).map(|v| options.insert(name, v))
+                } else {
+                    Err(unknown_property(ctx, kind, key))
+                }
+            }
+        };
+        if let Err(e) = result {
+            errors.push(e);
+        }
+    }
+    let resource = match (kind.new)(&id, &options) {
+        Ok(r) => Some(r),
+        Err(why) => {
+            errors.push(ctx.error(
+                id_key.span(),
+                format!("invalid `{}` id `{id}`", kind.key),
+                &why,
+            ));
+            None
+        }
+    };
+    if checks.is_empty() && errors.is_empty() {
+        let first = kind.props.first().map_or("exists", |p| p.name);
+        errors.push(
+            ctx.error(
+                id_key.span(),
+                format!("`{} {id}` checks nothing", kind.key),
+                "no property to check",
+            )
+            .help(format!("add a property such as `{first} = ...`")),
+        );
+    }
+    match resource {
+        Some(resource) if errors.is_empty() => Ok(Declared {
+            location: ctx.source.location(id_key.span().start),
+            kind,
+            id,
+            title: decl_title,
+            skip,
+            timeout,
+            within,
+            checks,
+            resource: Arc::from(resource),
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn unknown_property(
+    ctx: &Ctx<'_>,
+    kind: &Kind,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+) -> SpecError {
+    let names: Vec<&str> = kind
+        .props
+        .iter()
+        .map(|p| p.name)
+        .chain(kind.options.iter().map(|o| o.name))
+        .chain(COMMON.iter().copied())
+        .collect();
+    let name = key.get_ref();
+    let label = did_you_mean(name, names.iter().copied()).map_or_else(
+        || format!("expected one of {}", backticked(&names)),
+        |p| format!("did you mean `{p}`?"),
+    );
+    ctx.error(
+        key.span(),
+        format!("unknown property `{name}` for `{}`", kind.key),
+        &label,
+    )
+}
+
+fn type_error(
+    ctx: &Ctx<'_>,
+    name: &str,
+    want: &str,
+    found: &DeValue<'_>,
+    node: &Node<'_>,
+) -> SpecError {
+    ctx.error(
+        node.span(),
+        format!("`{name}` must be {want}, found {}", found.type_str()),
+        &format!("expected {want}"),
+    )
+}
+
+fn str_setting(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<String, SpecError> {
+    match node.get_ref() {
+        DeValue::String(s) => Ok(s.to_string()),
+        other => Err(type_error(ctx, name, "a string", other, node)),
+    }
+}
+
+fn duration(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<Duration, SpecError> {
+    match node.get_ref() {
+        DeValue::String(s) => humantime::parse_duration(s).map_err(|e| {
+            ctx.error(
+                node.span(),
+                format!("invalid duration for `{name}`"),
+                &format!("{e}; write e.g. \"20s\" or \"1m 30s\""),
+            )
+        }),
+        DeValue::Integer(i) => i
+            .as_str()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| {
+                ctx.error(
+                    node.span(),
+                    format!("invalid duration for `{name}`"),
+                    "write e.g. \"20s\"",
+                )
+            }),
+        other => Err(type_error(
+            ctx,
+            name,
+            "a duration such as \"20s\"",
+            other,
+            node,
+        )),
+    }
+}
+
+fn option(ctx: &Ctx<'_>, name: &str, ty: OptTy, node: &Node<'_>) -> Result<OptValue, SpecError> {
+    let mismatch = || type_error(ctx, name, ty.name(), node.get_ref(), node);
+    Ok(match (ty, node.get_ref()) {
+        (OptTy::Str, DeValue::String(s)) => OptValue::Str(s.to_string()),
+        (OptTy::Bool, DeValue::Boolean(b)) => OptValue::Bool(*b),
+        (OptTy::Int, DeValue::Integer(i)) => {
+            OptValue::Int(i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| mismatch())?)
+        }
+        (OptTy::Duration, _) => OptValue::Duration(duration(ctx, name, node)?),
+        (OptTy::StrList, DeValue::Array(items)) => OptValue::StrList(
+            items
+                .iter()
+                .map(|item| str_setting(ctx, name, item))
+                .collect::<Result<_, _>>()?,
+        ),
+        (OptTy::StrMap, DeValue::Table(table)) => OptValue::StrMap(
+            table
+                .iter()
+                .map(|(k, v)| Ok((k.get_ref().to_string(), str_setting(ctx, k.get_ref(), v)?)))
+                .collect::<Result<_, SpecError>>()?,
+        ),
+        _ => return Err(mismatch()),
+    })
+}

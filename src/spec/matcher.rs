@@ -1,0 +1,267 @@
+//! Spec values → [`Expect`]: plain values and one-key matcher tables, type-checked
+//! against the property they apply to, every regex compiled here.
+
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::expect::{self, Cmp, Constraint, Expect, Ty, Value};
+
+use super::error::{SpecError, did_you_mean};
+use super::source::Source;
+
+const MATCHERS: &[&str] = &[
+    "matches", "contains", "not", "lt", "le", "gt", "ge", "one-of", "version", "all", "any",
+];
+
+type Node<'i> = Spanned<DeValue<'i>>;
+
+/// Builds errors that point into one source.
+pub(super) struct Ctx<'a> {
+    pub(super) source: &'a Source,
+}
+
+impl Ctx<'_> {
+    pub(super) fn error(
+        &self,
+        node_span: std::ops::Range<usize>,
+        message: String,
+        label: &str,
+    ) -> SpecError {
+        SpecError {
+            message,
+            snippet: Some(self.source.snippet(&node_span, label)),
+            help: None,
+        }
+    }
+
+    /// Parses what property `prop` of type `ty` must be.
+    pub(super) fn expect(&self, prop: &str, ty: Ty, node: &Node<'_>) -> Result<Expect, SpecError> {
+        match (node.get_ref(), ty) {
+            (DeValue::Table(_), _) => self.matcher(prop, ty, node),
+            (DeValue::String(s), Ty::Patterns) => Ok(Expect::Contains(vec![Expect::Equal(
+                Value::Str(s.to_string()),
+            )])),
+            (DeValue::Array(items), Ty::Patterns) => items
+                .iter()
+                .map(|item| self.expect(prop, Ty::Str, item))
+                .collect::<Result<_, _>>()
+                .map(Expect::Contains),
+            _ => self.literal(prop, ty, node).map(Expect::Equal),
+        }
+    }
+
+    fn literal(&self, prop: &str, ty: Ty, node: &Node<'_>) -> Result<Value, SpecError> {
+        match (node.get_ref(), ty) {
+            (DeValue::Boolean(b), Ty::Bool) => Ok(Value::Bool(*b)),
+            (DeValue::Integer(i), Ty::Int | Ty::Str) => {
+                let n = i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
+                    self.error(
+                        node.span(),
+                        format!("`{prop}` is out of range"),
+                        "too large",
+                    )
+                })?;
+                Ok(if ty == Ty::Int {
+                    Value::Int(n)
+                } else {
+                    Value::Str(n.to_string())
+                })
+            }
+            (DeValue::String(s), Ty::Str | Ty::Patterns) => Ok(Value::Str(s.to_string())),
+            (DeValue::Array(items), Ty::List) => items
+                .iter()
+                .map(|item| match item.get_ref() {
+                    DeValue::String(s) => Ok(s.to_string()),
+                    other => Err(self.error(
+                        item.span(),
+                        format!("`{prop}` holds strings, found {}", other.type_str()),
+                        "expected a string",
+                    )),
+                })
+                .collect::<Result<_, _>>()
+                .map(Value::List),
+            (other, _) => {
+                let mut err = self.error(
+                    node.span(),
+                    format!("`{prop}` must be {}, found {}", ty.name(), other.type_str()),
+                    &format!("expected {}", ty.name()),
+                );
+                if ty == Ty::List && other.is_str() {
+                    err = err.help(format!(
+                        "to check one item write `{prop} = {{ contains = \"...\" }}`"
+                    ));
+                } else if matches!(other, DeValue::Array(_)) {
+                    err = err.help(format!(
+                        "to allow several values write `{prop} = {{ one-of = [...] }}`"
+                    ));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn matcher(&self, prop: &str, ty: Ty, node: &Node<'_>) -> Result<Expect, SpecError> {
+        let DeValue::Table(table) = node.get_ref() else {
+            unreachable!("matcher() is called on tables only");
+        };
+        let mut entries = table.iter();
+        let (Some((key, arg)), None) = (entries.next(), entries.next()) else {
+            return Err(self
+                .error(
+                    node.span(),
+                    format!("a matcher for `{prop}` must have exactly one key"),
+                    "expected one key such as `matches`",
+                )
+                .help(format!("matchers: {}", backticked(MATCHERS))));
+        };
+        let name = key.get_ref().as_ref();
+        // Matchers that make no sense for a type are refused here, not at run time.
+        let allowed: &[&str] = match ty {
+            Ty::Bool => &["not"],
+            Ty::Int => &["not", "lt", "le", "gt", "ge", "one-of", "all", "any"],
+            Ty::Str | Ty::Patterns => MATCHERS,
+            Ty::List => &["contains", "not", "matches", "version", "all", "any"],
+        };
+        if !MATCHERS.contains(&name) {
+            let label = did_you_mean(name, MATCHERS.iter().copied()).map_or_else(
+                || "unknown matcher".to_string(),
+                |m| format!("did you mean `{m}`?"),
+            );
+            return Err(self
+                .error(key.span(), format!("unknown matcher `{name}`"), &label)
+                .help(format!("matchers: {}", backticked(MATCHERS))));
+        }
+        if !allowed.contains(&name) {
+            return Err(self
+                .error(
+                    key.span(),
+                    format!("`{name}` cannot apply to `{prop}`, which is {}", ty.name()),
+                    "not for this type",
+                )
+                .help(format!("for `{prop}` use: {}", backticked(allowed))));
+        }
+        let inner = if ty == Ty::Patterns { Ty::Str } else { ty };
+        match name {
+            "matches" => {
+                let pattern = self.string(name, arg)?;
+                expect::regex(&pattern).map(Expect::Matches).map_err(|e| {
+                    self.error(
+                        arg.span(),
+                        format!("invalid regex for `{prop}`"),
+                        &first_line(&e.to_string()),
+                    )
+                })
+            }
+            "version" => {
+                let text = self.string(name, arg)?;
+                Constraint::parse(&text)
+                    .map(Expect::Version)
+                    .map_err(|why| {
+                        self.error(
+                            arg.span(),
+                            format!("invalid version constraint for `{prop}`"),
+                            &why,
+                        )
+                    })
+            }
+            "contains" => {
+                let items = match arg.get_ref() {
+                    DeValue::Array(items) => items.iter().collect(),
+                    _ => vec![arg],
+                };
+                items
+                    .into_iter()
+                    .map(|item| self.expect(prop, Ty::Str, item))
+                    .collect::<Result<_, _>>()
+                    .map(Expect::Contains)
+            }
+            "not" => Ok(Expect::Not(Box::new(self.expect(prop, inner, arg)?))),
+            "lt" | "le" | "gt" | "ge" => {
+                let DeValue::Integer(i) = arg.get_ref() else {
+                    return Err(self.error(
+                        arg.span(),
+                        format!(
+                            "`{name}` takes an integer, found {}",
+                            arg.get_ref().type_str()
+                        ),
+                        "expected an integer",
+                    ));
+                };
+                let n = i64::from_str_radix(i.as_str(), i.radix())
+                    .map_err(|_| self.error(arg.span(), "number out of range".into(), ""))?;
+                let op = match name {
+                    "lt" => Cmp::Lt,
+                    "le" => Cmp::Le,
+                    "gt" => Cmp::Gt,
+                    _ => Cmp::Ge,
+                };
+                Ok(Expect::Cmp(op, n))
+            }
+            "one-of" => self
+                .array(name, arg)?
+                .iter()
+                .map(|item| self.literal(prop, inner, item))
+                .collect::<Result<_, _>>()
+                .map(Expect::OneOf),
+            _ => {
+                let parts = self
+                    .array(name, arg)?
+                    .iter()
+                    .map(|item| self.expect(prop, inner, item))
+                    .collect::<Result<_, _>>()?;
+                Ok(if name == "all" {
+                    Expect::All(parts)
+                } else {
+                    Expect::Any(parts)
+                })
+            }
+        }
+    }
+
+    fn string(&self, matcher: &str, node: &Node<'_>) -> Result<String, SpecError> {
+        match node.get_ref() {
+            DeValue::String(s) => Ok(s.to_string()),
+            other => Err(self.error(
+                node.span(),
+                format!("`{matcher}` takes a string, found {}", other.type_str()),
+                "expected a string",
+            )),
+        }
+    }
+
+    fn array<'n, 'i>(
+        &self,
+        matcher: &str,
+        node: &'n Node<'i>,
+    ) -> Result<&'n [Node<'i>], SpecError> {
+        match node.get_ref() {
+            DeValue::Array(items) if !items.is_empty() => Ok(items),
+            other => Err(self.error(
+                node.span(),
+                format!(
+                    "`{matcher}` takes a non-empty list, found {}",
+                    other.type_str()
+                ),
+                "expected a list such as [\"a\", \"b\"]",
+            )),
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| l.starts_with("error:"))
+        .map_or_else(
+            || s.lines().next().unwrap_or_default().to_string(),
+            |l| l.trim_start_matches("error:").trim().to_string(),
+        )
+}
+
+pub(super) fn backticked(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

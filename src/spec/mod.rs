@@ -1,0 +1,12 @@
+//! Specs: what the user declared, loaded and type-checked without touching a target.
+
+mod decl;
+mod error;
+mod load;
+mod matcher;
+mod source;
+
+pub use decl::{Check, Declared, Spec};
+pub use error::{SpecError, SpecErrors, did_you_mean};
+pub use load::{load, load_str};
+pub use source::{Location, Source};

@@ -1,0 +1,100 @@
+//! Spec sources and positions in them: byte span → `file:line:col`, and the snippet
+//! with a caret that every spec error shows.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Where something was declared: a spec file position, or a Rust call site.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The spec file, as the user named it.
+    pub file: Arc<Path>,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+impl Location {
+    /// `file:line`, the short form reports print next to a failure.
+    pub fn short(&self) -> String {
+        format!("{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A spec file's name and text.
+#[derive(Clone, Debug)]
+pub struct Source {
+    /// The file, as the user named it.
+    pub path: Arc<Path>,
+    /// Its whole text.
+    pub text: Arc<str>,
+}
+
+impl Source {
+    /// The location of byte `offset`.
+    pub fn location(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..offset].chars().count() + 1;
+        Location {
+            file: Arc::clone(&self.path),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            column: u32::try_from(column).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Renders the line holding `span` with carets under it and `label` after them.
+    pub fn snippet(&self, span: &Range<usize>, label: &str) -> String {
+        let start = span.start.min(self.text.len());
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let line_text = self.text[line_start..line_end].trim_end_matches('\r');
+        let loc = self.location(start);
+        let number = loc.line.to_string();
+        let pad = " ".repeat(number.len());
+        let indent = " ".repeat(self.text[line_start..start].chars().count());
+        let end = span.end.clamp(start, line_end);
+        let width = self.text[start..end].chars().count().max(1);
+        let label = if label.is_empty() {
+            String::new()
+        } else {
+            format!(" {label}")
+        };
+        format!(
+            "{pad}--> {loc}\n{pad} |\n{number} | {line_text}\n{pad} | {indent}{carets}{label}\n",
+            carets = "^".repeat(width)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_and_snippets() {
+        let src = Source {
+            path: Arc::from(Path::new("web.toml")),
+            text: Arc::from("[port.\"tcp:80\"]\nlisening = true\n"),
+        };
+        let loc = src.location(16);
+        assert_eq!(loc.to_string(), "web.toml:2:1");
+        assert_eq!(
+            src.snippet(&(16..24), "did you mean `listening`?"),
+            " --> web.toml:2:1\n  |\n2 | lisening = true\n  | ^^^^^^^^ did you mean `listening`?\n"
+        );
+    }
+}
