@@ -1,1 +1,8 @@
-fn main() {}
+//! End-to-end tests: the `ispec` binary against real targets (one test binary).
+
+// Shared helpers: the binary, temporary spec folders.
+mod util;
+// Resource kinds `command` and `file` on the local machine.
+mod kinds_core;
+// The command line: subcommands, folders of specs, exit codes.
+mod cli;
