@@ -5,8 +5,10 @@ mod error;
 mod load;
 mod matcher;
 mod source;
+mod suite;
 
 pub use decl::{Check, Declared, Spec};
 pub use error::{SpecError, SpecErrors, did_you_mean};
 pub use load::{load, load_str};
 pub use source::{Location, Source};
+pub use suite::{SuiteTarget, load_suite};
