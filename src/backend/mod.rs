@@ -77,12 +77,13 @@ pub trait Backend: Send + Sync {
 
 /// Opens a backend for a target URI: `local`, or a scheme a later backend adds.
 pub fn connect(target: &str) -> Result<Box<dyn Backend>, ConnectError> {
-    match target
+    let scheme = target
         .split_once("://")
-        .map_or(target, |(scheme, _)| scheme)
-    {
+        .or_else(|| target.split_once(':'))
+        .map_or(target, |(scheme, _)| scheme);
+    match scheme {
         "local" => Ok(Box::new(Local::new())),
-        "docker" | "ssh" => Err(ConnectError::NotYet(target.to_string())),
+        "docker" | "ssh" | "image" => Err(ConnectError::NotYet(target.to_string())),
         _ => Err(ConnectError::UnknownScheme(target.to_string())),
     }
 }
