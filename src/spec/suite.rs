@@ -119,7 +119,7 @@ fn target(
             ("docker", _, Some(container)) => Some(format!("docker://{container}")),
             ("ssh", _, Some(host)) => Some(format!("ssh://{host}")),
             ("specs", DeValue::Array(items), _) => {
-                for item in items.iter() {
+                for item in items {
                     match item.get_ref() {
                         DeValue::String(s) => specs.push(base.join(s.as_ref())),
                         other => {
