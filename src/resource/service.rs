@@ -312,7 +312,7 @@ impl Resource for Service {
                 return Err(ProbeError::Failed(format!(
                     "no init system on the target (PID 1 is `{pid1}`); services cannot be \
                      checked here — check the process with `[process.\"{}\"]` instead",
-                    self.script()
+                    self.name.split('.').next().unwrap_or(&self.name)
                 )));
             }
         };
