@@ -9,6 +9,8 @@
 mod command;
 mod file;
 mod options;
+mod package;
+mod service;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,7 +103,7 @@ impl Kind {
 }
 
 /// Every resource kind, in the order the book lists them.
-pub const KINDS: &[Kind] = &[command::KIND, file::KIND];
+pub const KINDS: &[Kind] = &[command::KIND, file::KIND, package::KIND, service::KIND];
 
 /// The kind whose key is `key`.
 pub fn kind(key: &str) -> Option<&'static Kind> {

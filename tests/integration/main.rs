@@ -4,5 +4,9 @@
 mod util;
 // Resource kinds `command` and `file` on the local machine.
 mod kinds_core;
+// Resource kind `package` on this Debian machine.
+mod kind_package;
+// Resource kind `service` on a target without an init system.
+mod kind_service;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;

@@ -1,0 +1,466 @@
+//! `service`: whether a service is running and enabled at boot, as the init system sees it.
+//!
+//! The init system is told once per run from PID 1's command (`/proc/1/comm`) and, for
+//! a PID 1 named `init`, from the marks systemd and OpenRC leave: systemd asks
+//! `systemctl show`, OpenRC asks `rc-service` and `rc-update`, sysvinit asks `service`
+//! and the `/etc/rcN.d` links. A target whose PID 1 is an application (most containers)
+//! has no services to ask about: every check is an error that names PID 1 and points to
+//! the `process` kind.
+
+use crate::cmd::{Cmd, Output};
+use crate::expect::{Ty, Value};
+use crate::host::{Host, ProbeError};
+
+use super::{Kind, Observed, Options, PropDef, Resource};
+
+pub(super) const KIND: Kind = Kind {
+    key: "service",
+    props: &[
+        PropDef::new("running", Ty::Bool, "the service is running (started)"),
+        PropDef::new("enabled", Ty::Bool, "the service is started at boot"),
+    ],
+    options: &[],
+    new,
+};
+
+/// Unit file states for which `systemctl is-enabled` succeeds: the unit is started at
+/// boot, directly or through another unit. `static` units have no `[Install]` section and
+/// run when something needs them; goss and serverspec count them as enabled, and so do we.
+const SYSTEMD_ENABLED: &[&str] = &[
+    "enabled",
+    "enabled-runtime",
+    "alias",
+    "static",
+    "indirect",
+    "generated",
+    "transient",
+];
+
+/// Prints which marks of an init system exist; a fixed script with no data in it.
+const MARKS_SCRIPT: &str = "for p in /run/systemd/system /run/openrc /sbin/openrc-run; do [ -e \"$p\" ] && echo \"$p\"; done; exit 0";
+
+/// The runlevels whose `S??name` links start a sysvinit service at boot.
+const RC_DIRS: [&str; 4] = ["/etc/rc2.d", "/etc/rc3.d", "/etc/rc4.d", "/etc/rc5.d"];
+
+#[derive(Debug)]
+struct Service {
+    name: String,
+}
+
+fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
+    if id.is_empty() {
+        return Err(
+            "the service name is empty; write it as the init system knows it, \
+                    e.g. `nginx` or `nginx.service`"
+                .into(),
+        );
+    }
+    if id.contains('/') || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{id}` is not a service name; write one name without `/` or spaces, \
+             e.g. `nginx` or `getty@tty1.service`"
+        ));
+    }
+    if id.starts_with('-') {
+        return Err(format!(
+            "`{id}` is not a service name (it starts with `-`, which tools read as an option)"
+        ));
+    }
+    Ok(Box::new(Service {
+        name: id.to_string(),
+    }))
+}
+
+impl Service {
+    /// The systemd unit: the name as written if it has a suffix, else `NAME.service`.
+    fn unit(&self) -> String {
+        if self.name.contains('.') {
+            self.name.clone()
+        } else {
+            format!("{}.service", self.name)
+        }
+    }
+
+    /// The script name for sysvinit and OpenRC, which know no `.service` suffix.
+    fn script(&self) -> &str {
+        self.name.strip_suffix(".service").unwrap_or(&self.name)
+    }
+}
+
+/// The init system of a target.
+#[derive(Debug, PartialEq, Eq)]
+enum Init {
+    Systemd,
+    OpenRc,
+    SysV,
+    /// A supervisor ispec has no support for; its name.
+    Unsupported(String),
+    /// No init system: PID 1 is this command.
+    None(String),
+}
+
+/// Decides the init system from PID 1's command and the marks found (paths printed by
+/// [`MARKS_SCRIPT`]; they are only looked for when PID 1 is `init`).
+fn init_of(pid1: &str, marks: &[&str]) -> Init {
+    let has = |path: &str| marks.contains(&path);
+    match pid1 {
+        "systemd" => Init::Systemd,
+        "openrc-init" => Init::OpenRc,
+        "init" if has("/run/systemd/system") => Init::Systemd,
+        "init" if has("/run/openrc") || has("/sbin/openrc-run") => Init::OpenRc,
+        "init" => Init::SysV,
+        "runit" | "runsvdir" | "s6-svscan" => Init::Unsupported(pid1.to_string()),
+        other => Init::None(other.to_string()),
+    }
+}
+
+/// Tells the target's init system; every step is memoized, so this is done once per run.
+fn detect(host: &Host) -> Result<Init, ProbeError> {
+    let Some(comm) = host.read_opt("/proc/1/comm")? else {
+        return Err(ProbeError::Failed(
+            "cannot tell the init system: `/proc/1/comm` does not exist on the target".into(),
+        ));
+    };
+    let pid1 = String::from_utf8_lossy(&comm).trim().to_string();
+    if pid1 != "init" {
+        return Ok(init_of(&pid1, &[]));
+    }
+    let out = host.run_memo(&Cmd::shell(MARKS_SCRIPT))?;
+    let text = stdout_of(&out, "sh", &[0])?;
+    Ok(init_of(&pid1, &text.lines().collect::<Vec<_>>()))
+}
+
+/// The output of a command whose exit status is one of `ok`, or why it failed.
+fn stdout_of(out: &Output, tool: &str, ok: &[i32]) -> Result<String, ProbeError> {
+    match out.status {
+        Some(code) if ok.contains(&code) => Ok(out.stdout_text()),
+        Some(127) => Err(ProbeError::ToolMissing(tool.into())),
+        Some(code) => Err(ProbeError::Failed(format!(
+            "`{tool}` failed with exit status {code}: {}",
+            out.stderr_text()
+        ))),
+        None => Err(ProbeError::Failed(format!(
+            "`{tool}` was killed by a signal"
+        ))),
+    }
+}
+
+/// One unit as `systemctl show --property=LoadState,ActiveState,SubState,UnitFileState`
+/// prints it.
+#[derive(Debug, PartialEq, Eq)]
+struct UnitState {
+    load: String,
+    active: String,
+    sub: String,
+    unit_file: String,
+}
+
+impl UnitState {
+    fn running(&self) -> bool {
+        self.load != "not-found" && self.active == "active"
+    }
+
+    fn enabled(&self) -> bool {
+        self.load != "not-found" && SYSTEMD_ENABLED.contains(&self.unit_file.as_str())
+    }
+}
+
+/// Parses `systemctl show` output: one block of `Key=value` lines per unit, blocks
+/// separated by blank lines, keys in any order.
+fn parse_systemctl_show(text: &str) -> Result<Vec<UnitState>, String> {
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty())
+        .map(|block| {
+            let get = |key: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`systemctl show` printed no `{key}`: {block:?}"))
+            };
+            Ok(UnitState {
+                load: get("LoadState")?,
+                active: get("ActiveState")?,
+                sub: get("SubState")?,
+                unit_file: get("UnitFileState")?,
+            })
+        })
+        .collect()
+}
+
+/// The `ls -1` listing of the rc directories: each directory with its entries.
+fn parse_rc_listing(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut dirs: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        match (line.strip_suffix(':'), dirs.last_mut()) {
+            (Some(dir), _) if dir.starts_with('/') => dirs.push((dir.to_string(), Vec::new())),
+            (_, Some((_, entries))) => entries.push(line.to_string()),
+            // A single directory is listed without a header.
+            (_, None) => dirs.push((String::new(), vec![line.to_string()])),
+        }
+    }
+    dirs
+}
+
+/// Returns true if and only if some rc directory has an `S??name` start link.
+fn sysv_enabled(listing: &[(String, Vec<String>)], name: &str) -> bool {
+    listing.iter().flat_map(|(_, entries)| entries).any(|e| {
+        e.strip_prefix('S').is_some_and(|rest| {
+            rest.len() > 2
+                && rest.as_bytes()[..2].iter().all(u8::is_ascii_digit)
+                && &rest[2..] == name
+        })
+    })
+}
+
+/// `rc-update show -v`: each service with the runlevels it is added to (none for a
+/// service in no runlevel).
+fn parse_rc_update(text: &str) -> Result<Vec<(String, Vec<String>)>, String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let (name, levels) = line
+                .split_once('|')
+                .ok_or_else(|| format!("unexpected `rc-update show` line: {line:?}"))?;
+            Ok((
+                name.trim().to_string(),
+                levels.split_whitespace().map(str::to_string).collect(),
+            ))
+        })
+        .collect()
+}
+
+/// What one status command says: running, stopped, or why it cannot tell.
+fn running_from(out: &Output, tool: &str, stopped: &[i32]) -> Result<bool, ProbeError> {
+    match out.status {
+        Some(0) => Ok(true),
+        Some(code) if stopped.contains(&code) => Ok(false),
+        Some(127) => Err(ProbeError::ToolMissing(tool.into())),
+        Some(code) => Err(ProbeError::Failed(format!(
+            "`{tool} status` cannot tell (exit status {code}): {}",
+            out.stderr_text()
+        ))),
+        None => Err(ProbeError::Failed(format!(
+            "`{tool}` was killed by a signal"
+        ))),
+    }
+}
+
+impl Service {
+    fn systemd(&self, host: &Host) -> Result<(bool, bool), ProbeError> {
+        let cmd = Cmd::new("systemctl")
+            .arg("show")
+            .arg("--property=LoadState,ActiveState,SubState,UnitFileState")
+            .arg("--")
+            .arg(self.unit());
+        let text = stdout_of(&*host.run_memo(&cmd)?, "systemctl", &[0])?;
+        let units = parse_systemctl_show(&text).map_err(ProbeError::Failed)?;
+        let [unit] = &units[..] else {
+            return Err(ProbeError::Failed(format!(
+                "`systemctl show {}` printed {} units, not one",
+                self.unit(),
+                units.len()
+            )));
+        };
+        Ok((unit.running(), unit.enabled()))
+    }
+
+    fn sysv(&self, host: &Host) -> Result<(Result<bool, ProbeError>, bool), ProbeError> {
+        let listing = host.run_memo(&Cmd::new("ls").arg("-1").arg("--").args(RC_DIRS))?;
+        // `ls` exits 2 when some of the directories do not exist; the rest are listed.
+        let text = stdout_of(&listing, "ls", &[0, 2])?;
+        let enabled = sysv_enabled(&parse_rc_listing(&text), self.script());
+        let status = host.run_memo(&Cmd::new("service").arg(self.script()).arg("status"))?;
+        // LSB: 1 and 2 are "dead but a pid or lock file is left", 3 "not running";
+        // 4 is "unknown", an error.
+        Ok((running_from(&status, "service", &[1, 2, 3]), enabled))
+    }
+
+    fn openrc(&self, host: &Host) -> Result<(Result<bool, ProbeError>, bool), ProbeError> {
+        let levels = host.run_memo(&Cmd::new("rc-update").arg("show").arg("-v"))?;
+        let table =
+            parse_rc_update(&stdout_of(&levels, "rc-update", &[0])?).map_err(ProbeError::Failed)?;
+        let enabled = table
+            .iter()
+            .any(|(name, levels)| name == self.script() && !levels.is_empty());
+        let status = host.run_memo(&Cmd::new("rc-service").arg(self.script()).arg("status"))?;
+        // 3 stopped, 16 inactive, 32 crashed; 4 stopping and 8 starting are in between
+        // (an error, which `within` retries). 1 is a service that does not exist.
+        let running = if status.status == Some(1) && status.stderr_text().contains("does not exist")
+        {
+            Ok(false)
+        } else {
+            running_from(&status, "rc-service", &[3, 16, 32])
+        };
+        Ok((running, enabled))
+    }
+}
+
+impl Resource for Service {
+    fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        let (running, enabled) = match detect(host)? {
+            Init::Systemd => {
+                let (running, enabled) = self.systemd(host)?;
+                (Ok(running), enabled)
+            }
+            Init::OpenRc => self.openrc(host)?,
+            Init::SysV => self.sysv(host)?,
+            Init::Unsupported(init) => {
+                return Err(ProbeError::unsupported("service", &init));
+            }
+            Init::None(pid1) => {
+                return Err(ProbeError::Failed(format!(
+                    "no init system on the target (PID 1 is `{pid1}`); services cannot be \
+                     checked here — check the process with `[process.\"{}\"]` instead",
+                    self.name.split('.').next().unwrap_or(&self.name)
+                )));
+            }
+        };
+        let mut seen = Observed::new();
+        seen.put("running", running.map(Value::Bool));
+        seen.set("enabled", Value::Bool(enabled));
+        Ok(seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Local;
+
+    fn fixture(os: &str, case: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/fixtures/probes/service/{os}/{case}.txt",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    fn one_unit(case: &str) -> (bool, bool) {
+        let units = parse_systemctl_show(&fixture("debian-12", case)).unwrap();
+        assert_eq!(units.len(), 1, "{case}");
+        (units[0].running(), units[0].enabled())
+    }
+
+    #[test]
+    fn systemctl_show_states() {
+        assert_eq!(one_unit("systemctl-show-active"), (true, true));
+        assert_eq!(one_unit("systemctl-show-inactive"), (false, false));
+        assert_eq!(one_unit("systemctl-show-not-found"), (false, false));
+        let several =
+            parse_systemctl_show(&fixture("debian-12", "systemctl-show-several")).unwrap();
+        let states: Vec<(bool, bool)> =
+            several.iter().map(|u| (u.running(), u.enabled())).collect();
+        // static and running; masked; enabled but failed.
+        assert_eq!(states, [(true, true), (false, false), (false, true)]);
+        assert_eq!(several[2].sub, "failed");
+        assert!(
+            parse_systemctl_show("LoadState=loaded\nActiveState=active\n")
+                .unwrap_err()
+                .contains("SubState")
+        );
+    }
+
+    #[test]
+    fn sysvinit_start_links() {
+        let real = parse_rc_listing(&fixture("debian-12", "ls-rc"));
+        assert_eq!(real.len(), 4);
+        assert_eq!(real[0].0, "/etc/rc2.d");
+        assert!(sysv_enabled(&real, "dbus"));
+        assert!(sysv_enabled(&real, "postgresql"));
+        assert!(!sysv_enabled(&real, "procps"));
+        let mixed = parse_rc_listing(&fixture("debian-12", "ls-rc-mixed"));
+        assert_eq!(mixed.len(), 3);
+        assert!(sysv_enabled(&mixed, "ssh"));
+        // A kill link only stops the service.
+        assert!(!sysv_enabled(&mixed, "nginx"));
+        assert!(!sysv_enabled(&mixed, "README"));
+        // `S01cron` is not a start link of `ron`, nor of `01cron`.
+        assert!(!sysv_enabled(&mixed, "ron"));
+        assert!(!sysv_enabled(&mixed, "01cron"));
+        assert!(sysv_enabled(&parse_rc_listing("S20exim4\n"), "exim4"));
+    }
+
+    #[test]
+    fn openrc_runlevels() {
+        let table = parse_rc_update(&fixture("alpine-3.19", "rc-update-show")).unwrap();
+        let levels = |name: &str| {
+            table
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, l)| l.clone())
+                .unwrap()
+        };
+        assert_eq!(levels("sshd"), ["default"]);
+        assert_eq!(levels("bootmisc"), ["boot"]);
+        assert_eq!(levels("devfs"), ["sysinit"]);
+        assert!(levels("acpid").is_empty());
+        assert!(parse_rc_update("garbage\n").is_err());
+    }
+
+    #[test]
+    fn init_detection() {
+        let openrc = ["/run/openrc", "/sbin/openrc-run"];
+        assert_eq!(init_of("systemd", &[]), Init::Systemd);
+        assert_eq!(init_of("init", &openrc), Init::OpenRc);
+        assert_eq!(init_of("init", &["/sbin/openrc-run"]), Init::OpenRc);
+        assert_eq!(init_of("init", &["/run/systemd/system"]), Init::Systemd);
+        assert_eq!(init_of("init", &[]), Init::SysV);
+        assert_eq!(init_of("nginx", &[]), Init::None("nginx".into()));
+        assert_eq!(init_of("sleep", &[]), Init::None("sleep".into()));
+        assert_eq!(init_of("runit", &[]), Init::Unsupported("runit".into()));
+    }
+
+    #[test]
+    fn names_and_units() {
+        let unit = |id: &str| Service { name: id.into() }.unit();
+        assert_eq!(unit("nginx"), "nginx.service");
+        assert_eq!(unit("nginx.service"), "nginx.service");
+        assert_eq!(unit("ssh.socket"), "ssh.socket");
+        assert_eq!(
+            Service {
+                name: "cron.service".into()
+            }
+            .script(),
+            "cron"
+        );
+        for bad in ["", "a b", "a/b", "-h", "a\tb"] {
+            assert!(new(bad, &Options::new()).is_err(), "{bad:?}");
+        }
+        assert!(new("getty@tty1", &Options::new()).is_ok());
+        assert!(new("$(id)`x`;'\"", &Options::new()).is_ok());
+    }
+
+    #[test]
+    fn status_exit_codes() {
+        let out = |code| Output {
+            status: Some(code),
+            ..Output::default()
+        };
+        assert_eq!(running_from(&out(0), "service", &[3]), Ok(true));
+        assert_eq!(running_from(&out(3), "service", &[3]), Ok(false));
+        assert!(running_from(&out(4), "service", &[3]).is_err());
+        assert_eq!(
+            running_from(&out(127), "service", &[3]),
+            Err(ProbeError::ToolMissing("service".into()))
+        );
+    }
+
+    #[test]
+    fn this_machine_has_no_init() {
+        // The test machine is a container whose PID 1 is not an init system.
+        let host = Host::new(Box::new(Local::new()));
+        let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap();
+        assert!(!["systemd", "init", "openrc-init"].contains(&pid1.trim()));
+        let err = new("cron", &Options::new())
+            .unwrap()
+            .probe(&host, &["running"])
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("PID 1 is `{}`", pid1.trim())),
+            "{text}"
+        );
+        assert!(text.contains("[process.\"cron\"]"), "{text}");
+    }
+}
