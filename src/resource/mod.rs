@@ -8,6 +8,9 @@
 
 mod command;
 mod file;
+mod interface;
+mod kernel_param;
+mod mount;
 mod options;
 
 use std::collections::BTreeMap;
@@ -101,7 +104,13 @@ impl Kind {
 }
 
 /// Every resource kind, in the order the book lists them.
-pub const KINDS: &[Kind] = &[command::KIND, file::KIND];
+pub const KINDS: &[Kind] = &[
+    command::KIND,
+    file::KIND,
+    interface::KIND,
+    kernel_param::KIND,
+    mount::KIND,
+];
 
 /// The kind whose key is `key`.
 pub fn kind(key: &str) -> Option<&'static Kind> {
