@@ -299,6 +299,8 @@ impl Resource for Interface {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     use super::*;
@@ -410,9 +412,11 @@ mod tests {
     }
 
     /// A target with the given files and programs and nothing else.
+    #[derive(Default)]
     struct Fake {
         files: HashMap<&'static str, String>,
         programs: HashMap<&'static str, String>,
+        runs: Arc<AtomicUsize>,
     }
 
     impl Backend for Fake {
@@ -421,6 +425,7 @@ mod tests {
         }
 
         fn exec(&self, cmd: &Cmd, _timeout: Duration) -> Result<Output, BackendError> {
+            self.runs.fetch_add(1, Ordering::Relaxed);
             let stdout = self
                 .programs
                 .get(cmd.to_shell_line().as_str())
@@ -456,6 +461,7 @@ mod tests {
                 ("ip -o link show", fixture("alpine-3.19", "ip-link")),
                 ("ip -o addr show", fixture("alpine-3.19", "ip-addr")),
             ]),
+            ..Fake::default()
         };
         let eth1 = observe(fake(), "eth1");
         assert_eq!(eth1.get("mtu").unwrap(), &Value::Int(9000));
@@ -480,7 +486,7 @@ mod tests {
                 ("/sys/class/net/lo/operstate", "unknown\n".into()),
                 ("/proc/net/if_inet6", fixture("debian-12", "if_inet6")),
             ]),
-            programs: HashMap::new(),
+            ..Fake::default()
         };
         let lo = observe(fake, "lo");
         assert_eq!(lo.get("up").unwrap(), &Value::Bool(true));
@@ -488,15 +494,32 @@ mod tests {
         let err = lo.get("addrs").unwrap_err().to_string();
         assert!(err.contains("`ip` (iproute2) is not installed"), "{err}");
         assert!(err.ends_with(r#"["::1/128"]"#), "{err}");
-        let host = Host::new(Box::new(Fake {
-            files: HashMap::new(),
-            programs: HashMap::new(),
-        }));
+        let host = Host::new(Box::new(Fake::default()));
         let err = new("eth0", &Options::new())
             .unwrap()
             .probe(&host, &["exists"])
             .unwrap_err();
         assert!(err.to_string().contains("cannot list network interfaces"));
+    }
+
+    #[test]
+    fn one_ip_run_serves_every_interface() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let host = Host::new(Box::new(Fake {
+            programs: HashMap::from([
+                ("ip -o link show", fixture("alpine-3.19", "ip-link")),
+                ("ip -o addr show", fixture("alpine-3.19", "ip-addr")),
+            ]),
+            runs: Arc::clone(&runs),
+            ..Fake::default()
+        }));
+        for name in ["lo", "eth0", "eth1", "tun0", "wlan0"] {
+            new(name, &Options::new())
+                .unwrap()
+                .probe(&host, &["exists", "addrs"])
+                .unwrap();
+        }
+        assert_eq!(runs.load(Ordering::Relaxed), 2);
     }
 
     #[test]

@@ -232,4 +232,16 @@ mod tests {
         assert_eq!(seen.get("exists").unwrap(), &Value::Bool(false));
         assert!(seen.get("source").is_err());
     }
+
+    #[test]
+    fn one_read_serves_every_mount_check() {
+        let host = Host::new(Box::new(Local::new()));
+        for id in ["/", "/proc", "/sys", "/nonexistent/ispec"] {
+            new(id, &Options::new())
+                .unwrap()
+                .probe(&host, &["exists", "opts"])
+                .unwrap();
+        }
+        assert_eq!(host.round_trips(), 1);
+    }
 }

@@ -6,3 +6,9 @@ mod util;
 mod kinds_core;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
+// Resource kind `interface` on the local machine.
+mod kind_interface;
+// Resource kind `kernel-param` on the local machine.
+mod kind_kernel_param;
+// Resource kind `mount` on the local machine.
+mod kind_mount;
