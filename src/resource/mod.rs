@@ -8,6 +8,9 @@
 
 mod command;
 mod file;
+mod interface;
+mod kernel_param;
+mod mount;
 mod options;
 mod package;
 mod service;
@@ -103,7 +106,15 @@ impl Kind {
 }
 
 /// Every resource kind, in the order the book lists them.
-pub const KINDS: &[Kind] = &[command::KIND, file::KIND, package::KIND, service::KIND];
+pub const KINDS: &[Kind] = &[
+    command::KIND,
+    file::KIND,
+    interface::KIND,
+    kernel_param::KIND,
+    mount::KIND,
+    package::KIND,
+    service::KIND,
+];
 
 /// The kind whose key is `key`.
 pub fn kind(key: &str) -> Option<&'static Kind> {

@@ -10,3 +10,9 @@ mod kind_package;
 mod kind_service;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
+// Resource kind `interface` on the local machine.
+mod kind_interface;
+// Resource kind `kernel-param` on the local machine.
+mod kind_kernel_param;
+// Resource kind `mount` on the local machine.
+mod kind_mount;
