@@ -6,8 +6,11 @@
 //! module here and one line to `KINDS`; nothing in `spec`, `plan`, `run` or `report`
 //! changes.
 
+mod addr;
 mod command;
+mod dns;
 mod file;
+mod http;
 mod options;
 
 use std::collections::BTreeMap;
@@ -101,7 +104,7 @@ impl Kind {
 }
 
 /// Every resource kind, in the order the book lists them.
-pub const KINDS: &[Kind] = &[command::KIND, file::KIND];
+pub const KINDS: &[Kind] = &[addr::KIND, command::KIND, dns::KIND, file::KIND, http::KIND];
 
 /// The kind whose key is `key`.
 pub fn kind(key: &str) -> Option<&'static Kind> {
