@@ -247,13 +247,22 @@ impl Http {
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 ProbeError::Timeout(timeout)
             }
-            ureq::Error::Io(e) => ProbeError::Failed(format!("connection to {to} failed: {e}")),
+            ureq::Error::Io(e) => {
+                // rustls reports certificate problems through the TLS stream as I/O.
+                let inner = e.get_ref().map(ToString::to_string).unwrap_or_default();
+                match untrusted(&inner) {
+                    Some(why) => {
+                        ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
+                    }
+                    None => ProbeError::Failed(format!("connection to {to} failed: {e}")),
+                }
+            }
             ureq::Error::HostNotFound => {
                 ProbeError::Failed(format!("cannot resolve the host of {}", self.url))
             }
             ureq::Error::Rustls(e) => {
                 let text = e.to_string();
-                match text.strip_prefix("invalid peer certificate: ") {
+                match untrusted(&text) {
                     Some(why) => {
                         ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
                     }
@@ -271,6 +280,26 @@ impl Http {
             other => ProbeError::Failed(format!("request to {} failed: {other}", self.url)),
         }
     }
+}
+
+/// Words for a rustls certificate error (`invalid peer certificate: UnknownIssuer`),
+/// or `None` if `text` is not one.
+fn untrusted(text: &str) -> Option<String> {
+    let why = text.strip_prefix("invalid peer certificate: ")?;
+    let words = if why.starts_with("UnknownIssuer") {
+        "it is not signed by a trusted authority (self-signed? see `ca-file`)"
+    } else if why.starts_with("NotValidForName") {
+        "it is not issued for this host name"
+    } else if why.starts_with("Expired") {
+        "it has expired"
+    } else if why.starts_with("NotValidYet") {
+        "it is not valid yet"
+    } else if why.starts_with("Revoked") {
+        "it has been revoked"
+    } else {
+        return Some(why.to_string());
+    };
+    Some(format!("{words} ({why})"))
 }
 
 /// Reads the CA certificates of a PEM bundle (keys and other items are ignored).
