@@ -145,6 +145,8 @@ fn parse_ahosts(text: &str) -> Result<BTreeSet<IpAddr>, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::backend::Local;
 
@@ -217,6 +219,39 @@ mod tests {
         for bad in ["", "-n", "a..b", "a b", "$(id)", "a/b", &"x".repeat(64)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// This machine dressed as another target, so the command path (what a Docker
+    /// or SSH target would run) runs for real here.
+    struct Elsewhere;
+
+    impl crate::backend::Backend for Elsewhere {
+        fn target(&self) -> &'static str {
+            "test://elsewhere"
+        }
+
+        fn exec(
+            &self,
+            cmd: &crate::cmd::Cmd,
+            timeout: Duration,
+        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
+            Local::new().exec(cmd, timeout)
+        }
+    }
+
+    #[test]
+    fn getent_on_another_target() {
+        // `localhost` is in /etc/hosts, so no DNS query leaves the machine.
+        let host = Host::new(Box::new(Elsewhere));
+        let seen = new("localhost", &Options::new())
+            .unwrap()
+            .probe(&host, &["addrs"])
+            .unwrap();
+        assert_eq!(
+            seen.get("addrs").unwrap(),
+            &Value::List(vec!["127.0.0.1".into()])
+        );
+        assert_eq!(host.round_trips(), 1);
     }
 
     #[test]

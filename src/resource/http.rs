@@ -467,6 +467,91 @@ mod tests {
         );
     }
 
+    /// This machine dressed as another target, so the command path (what a Docker
+    /// or SSH target would run) runs for real here.
+    struct Elsewhere;
+
+    impl crate::backend::Backend for Elsewhere {
+        fn target(&self) -> &'static str {
+            "test://elsewhere"
+        }
+
+        fn exec(
+            &self,
+            cmd: &crate::cmd::Cmd,
+            timeout: Duration,
+        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
+            Local::new().exec(cmd, timeout)
+        }
+    }
+
+    #[test]
+    fn curl_on_another_target() {
+        let port = serve();
+        let host = Host::new(Box::new(Elsewhere)).with_timeout(Duration::from_secs(5));
+        let all = ["status", "headers", "body"];
+        let seen = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("hello from ispec".into())
+        );
+        let Value::List(headers) = seen.get("headers").unwrap() else {
+            panic!("headers are a list")
+        };
+        assert!(headers.contains(&"server: ispec-test".to_string()));
+        let mut options = Options::new();
+        options.insert("method", OptValue::Str("PUT".into()));
+        options.insert(
+            "request-headers",
+            OptValue::StrMap(vec![("X-Probe".into(), "$(id)".into())]),
+        );
+        options.insert("request-body", OptValue::Str("a'b".into()));
+        let seen = new(&format!("http://127.0.0.1:{port}/echo"), &options)
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("PUT $(id) a'b".into())
+        );
+        let mut follow = Options::new();
+        follow.insert("follow-redirects", OptValue::Bool(true));
+        let seen = new(&format!("http://127.0.0.1:{port}/old"), &follow)
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let err = new(&format!("http://127.0.0.1:{closed_port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot connect: "), "{err}");
+    }
+
+    #[test]
+    fn silence_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and then says nothing until the test is over.
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().collect();
+            drop(held);
+        });
+        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_millis(300));
+        let err = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &["status"])
+            .unwrap_err();
+        assert_eq!(err, ProbeError::Timeout(Duration::from_millis(300)));
+    }
+
     #[test]
     fn bad_ids_and_options_are_refused() {
         let none = Options::new();

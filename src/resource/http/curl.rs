@@ -12,7 +12,10 @@ use super::{BODY_LIMIT, Http, MAX_REDIRECTS, Response};
 
 /// Makes the request with `curl` on the target.
 pub(super) fn fetch(http: &Http, host: &Host) -> Result<Response, ProbeError> {
-    let out = host.run(&command(http, host.timeout().as_secs().max(1)))?;
+    let timeout = host.timeout();
+    // Whole seconds, rounded up: a fraction would be read by the target's locale.
+    let secs = (timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)).max(1);
+    let out = host.run(&command(http, secs))?;
     interpret(&out, http.follow_redirects).map_err(|e| match e {
         Failure::Timeout => ProbeError::Timeout(host.timeout()),
         Failure::Other(why) => ProbeError::Failed(why),
