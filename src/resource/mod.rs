@@ -6,8 +6,11 @@
 //! module here and one line to `KINDS`; nothing in `spec`, `plan`, `run` or `report`
 //! changes.
 
+mod addr;
 mod command;
+mod dns;
 mod file;
+mod http;
 mod interface;
 mod kernel_param;
 mod mount;
@@ -107,8 +110,11 @@ impl Kind {
 
 /// Every resource kind, in the order the book lists them.
 pub const KINDS: &[Kind] = &[
+    addr::KIND,
     command::KIND,
+    dns::KIND,
     file::KIND,
+    http::KIND,
     interface::KIND,
     kernel_param::KIND,
     mount::KIND,

@@ -8,6 +8,12 @@ mod kinds_core;
 mod kind_package;
 // Resource kind `service` on a target without an init system.
 mod kind_service;
+// Resource kind `addr`: TCP and UDP ports on the loopback addresses.
+mod kind_addr;
+// Resource kind `dns`: `localhost` from /etc/hosts.
+mod kind_dns;
+// Resource kind `http`: a local HTTP server and a self-signed `openssl s_server`.
+mod kind_http;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
 // Resource kind `interface` on the local machine.

@@ -1,0 +1,281 @@
+//! `addr`: whether a TCP or UDP address can be reached from the target.
+//!
+//! TCP is reachable when a connection is accepted within the time limit. UDP has no
+//! handshake: a datagram is sent on a connected socket and an ICMP "port unreachable"
+//! (seen as `ECONNREFUSED`) means not reachable, while silence for up to a second
+//! counts as reachable, since an open UDP port usually says nothing. So
+//! `reachable = true` for UDP only proves that nothing refused.
+//!
+//! Only the local target is supported: there is no tool on every target that connects
+//! without side effects, and guessing one would not be honest.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::expect::{Ty, Value};
+use crate::host::{Host, ProbeError};
+
+use super::{Kind, Observed, Options, PropDef, Resource};
+
+pub(super) const KIND: Kind = Kind {
+    key: "addr",
+    props: &[PropDef::new(
+        "reachable",
+        Ty::Bool,
+        "a TCP connection is accepted, or a UDP datagram is not refused",
+    )],
+    options: &[],
+    new,
+};
+
+/// How long UDP waits for a refusal before it counts silence as reachable.
+const UDP_WAIT: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Proto {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Addr {
+    proto: Proto,
+    host: String,
+    port: u16,
+}
+
+fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
+    Ok(Box::new(parse_id(id)?))
+}
+
+/// Parses `tcp://HOST:PORT` or `udp://HOST:PORT` (`[::1]` for an IPv6 address).
+fn parse_id(id: &str) -> Result<Addr, String> {
+    let fix = "write `tcp://HOST:PORT` or `udp://HOST:PORT` (IPv6 as `tcp://[::1]:PORT`)";
+    let (proto, rest) = if let Some(rest) = id.strip_prefix("tcp://") {
+        (Proto::Tcp, rest)
+    } else if let Some(rest) = id.strip_prefix("udp://") {
+        (Proto::Udp, rest)
+    } else {
+        return Err(format!("`{id}` has no `tcp://` or `udp://`; {fix}"));
+    };
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return Err(format!("`{id}` has no port; {fix}"));
+    };
+    let port = match port.parse::<u16>() {
+        Ok(p) if p > 0 => p,
+        _ => return Err(format!("`{port}` is not a port from 1 to 65535; {fix}")),
+    };
+    let host = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) if v6.parse::<std::net::Ipv6Addr>().is_ok() => v6,
+        Some(_) => return Err(format!("`{host}` is not an IPv6 address; {fix}")),
+        None if host.contains(':') => {
+            return Err(format!("`{host}` needs brackets, as in `[::1]`; {fix}"));
+        }
+        None => host,
+    };
+    let bad_char = |c: char| c.is_whitespace() || c.is_control() || "/?#@[]".contains(c);
+    if host.is_empty() || host.contains(bad_char) {
+        return Err(format!("`{id}` has no valid host; {fix}"));
+    }
+    Ok(Addr {
+        proto,
+        host: host.to_string(),
+        port,
+    })
+}
+
+impl Resource for Addr {
+    fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        if !host.is_local() {
+            return Err(ProbeError::unsupported("addr", &host.target()));
+        }
+        let deadline = Instant::now() + host.timeout();
+        let targets: Vec<SocketAddr> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| ProbeError::Failed(format!("cannot resolve `{}`: {e}", self.host)))?
+            .collect();
+        let mut reachable = false;
+        for target in targets {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            reachable = match self.proto {
+                Proto::Tcp => tcp_reachable(target, left)?,
+                Proto::Udp => udp_reachable(target, left.min(UDP_WAIT))?,
+            };
+            if reachable {
+                break;
+            }
+        }
+        let mut seen = Observed::new();
+        seen.set("reachable", Value::Bool(reachable));
+        Ok(seen)
+    }
+}
+
+/// Returns true if and only if the error is the network saying no (refused, no
+/// route, no answer in time), as opposed to this machine failing to try.
+fn is_unreachable(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectionRefused
+            | ErrorKind::ConnectionReset
+            | ErrorKind::TimedOut
+            | ErrorKind::WouldBlock
+            | ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::AddrNotAvailable
+    )
+}
+
+fn tcp_reachable(target: SocketAddr, timeout: Duration) -> Result<bool, ProbeError> {
+    match TcpStream::connect_timeout(&target, timeout) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unreachable(e.kind()) => Ok(false),
+        Err(e) => Err(ProbeError::Failed(format!(
+            "cannot connect to {target}: {e}"
+        ))),
+    }
+}
+
+fn udp_reachable(target: SocketAddr, wait: Duration) -> Result<bool, ProbeError> {
+    let failed = |e: std::io::Error| ProbeError::Failed(format!("cannot send to {target}: {e}"));
+    let local: SocketAddr = if target.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        ([0u16; 8], 0).into()
+    };
+    let socket = UdpSocket::bind(local).map_err(failed)?;
+    // A connected socket is what makes the kernel report the ICMP refusal to us.
+    socket.connect(target).map_err(failed)?;
+    socket.set_read_timeout(Some(wait)).map_err(failed)?;
+    match socket.send(&[]) {
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(false),
+        Err(e) => return Err(failed(e)),
+    }
+    let mut buf = [0u8; 1];
+    match socket.recv(&mut buf) {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(true),
+        Err(e) if is_unreachable(e.kind()) => Ok(false),
+        Err(e) => Err(failed(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::backend::Local;
+
+    fn reachable(id: &str) -> bool {
+        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_secs(5));
+        let seen = new(id, &Options::new())
+            .unwrap()
+            .probe(&host, &["reachable"])
+            .unwrap();
+        seen.get("reachable").unwrap() == &Value::Bool(true)
+    }
+
+    fn closed_tcp_port() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            parse_id("tcp://127.0.0.1:80").unwrap(),
+            Addr {
+                proto: Proto::Tcp,
+                host: "127.0.0.1".into(),
+                port: 80
+            }
+        );
+        assert_eq!(parse_id("udp://[::1]:53").unwrap().host, "::1");
+        assert_eq!(parse_id("tcp://db.internal:5432").unwrap().port, 5432);
+        for (bad, says) in [
+            ("127.0.0.1:80", "no `tcp://`"),
+            ("tcp://127.0.0.1", "no port"),
+            ("tcp://127.0.0.1:0", "not a port"),
+            ("tcp://127.0.0.1:99999", "not a port"),
+            ("tcp://::1:80", "needs brackets"),
+            ("tcp://[nope]:80", "not an IPv6"),
+            ("tcp://:80", "no valid host"),
+            ("tcp://a b:80", "no valid host"),
+        ] {
+            let err = parse_id(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn tcp_open_and_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(reachable(&format!("tcp://127.0.0.1:{port}")));
+        assert!(!reachable(&format!(
+            "tcp://127.0.0.1:{}",
+            closed_tcp_port()
+        )));
+    }
+
+    #[test]
+    fn tcp_ipv6_loopback() {
+        let listener = TcpListener::bind("[::1]:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(reachable(&format!("tcp://[::1]:{port}")));
+    }
+
+    #[test]
+    fn udp_open_and_closed() {
+        let open = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = open.local_addr().unwrap().port();
+        assert!(reachable(&format!("udp://127.0.0.1:{port}")));
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        assert!(!reachable(&format!("udp://127.0.0.1:{closed_port}")));
+    }
+
+    /// This machine dressed as another target, so the command path (what a Docker
+    /// or SSH target would run) runs for real here.
+    struct Elsewhere;
+
+    impl crate::backend::Backend for Elsewhere {
+        fn target(&self) -> &'static str {
+            "test://elsewhere"
+        }
+
+        fn exec(
+            &self,
+            cmd: &crate::cmd::Cmd,
+            timeout: Duration,
+        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
+            Local::new().exec(cmd, timeout)
+        }
+    }
+
+    #[test]
+    fn other_targets_are_unsupported() {
+        let host = Host::new(Box::new(Elsewhere));
+        let err = new("tcp://127.0.0.1:22", &Options::new())
+            .unwrap()
+            .probe(&host, &["reachable"])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "addr checks are not supported on `test://elsewhere`"
+        );
+    }
+
+    #[test]
+    fn unreachable_kinds() {
+        assert!(is_unreachable(ErrorKind::ConnectionRefused));
+        assert!(!is_unreachable(ErrorKind::PermissionDenied));
+    }
+}

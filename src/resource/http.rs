@@ -1,0 +1,593 @@
+//! `http`: an HTTP(S) request made from the target's point of view.
+//!
+//! On the local machine the request is made in-process with `ureq` (rustls, the
+//! Mozilla root store in `webpki-roots`); on any other target `curl` runs there as an
+//! argv (see [`curl`]), so the answer is what the target itself would get. Statuses
+//! are values, not errors: a 404 is `status = 404`. Failing to get any answer at all
+//! (refused, TLS not trusted, timed out) is an error result.
+
+mod curl;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::http::{HeaderName, HeaderValue, Method, Uri};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::expect::{Ty, Value};
+use crate::host::{Host, ProbeError};
+
+use super::{Kind, Observed, OptDef, OptTy, Options, PropDef, Resource, wants};
+
+pub(super) const KIND: Kind = Kind {
+    key: "http",
+    props: &[
+        PropDef::new("status", Ty::Int, "the response's status code"),
+        PropDef::new(
+            "headers",
+            Ty::List,
+            "response headers as `name: value` lines, names in lowercase",
+        ),
+        PropDef::new(
+            "body",
+            Ty::Str,
+            "the response body (invalid UTF-8 replaced)",
+        ),
+    ],
+    options: &[
+        OptDef {
+            name: "method",
+            ty: OptTy::Str,
+            doc: "the request method (default GET)",
+        },
+        OptDef {
+            name: "request-headers",
+            ty: OptTy::StrMap,
+            doc: "headers to send, as a table of name = value",
+        },
+        OptDef {
+            name: "request-body",
+            ty: OptTy::Str,
+            doc: "a body to send",
+        },
+        OptDef {
+            name: "tls-verify",
+            ty: OptTy::Bool,
+            doc: "verify the server's certificate and name (default true)",
+        },
+        OptDef {
+            name: "follow-redirects",
+            ty: OptTy::Bool,
+            doc: "follow up to 10 redirects and report the last response (default false)",
+        },
+        OptDef {
+            name: "ca-file",
+            ty: OptTy::Str,
+            doc: "a PEM bundle of CA certificates to trust instead of the default roots",
+        },
+    ],
+    new,
+};
+
+/// How many redirects `follow-redirects` follows before it gives up.
+const MAX_REDIRECTS: u32 = 10;
+
+/// The most body read: a check on a bigger body is an error, not a silent cut.
+const BODY_LIMIT: u64 = 10 * 1024 * 1024;
+
+#[derive(Debug)]
+struct Http {
+    url: String,
+    /// `host:port` as connected to, for error messages.
+    authority: String,
+    method: String,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    tls_verify: bool,
+    follow_redirects: bool,
+    ca_file: Option<String>,
+}
+
+/// What the server answered (the last answer, when redirects are followed).
+#[derive(Debug, PartialEq, Eq)]
+struct Response {
+    status: u16,
+    /// `name: value` lines, names in lowercase, in the order received.
+    headers: Vec<String>,
+    body: String,
+}
+
+fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
+    let uri: Uri = id.parse().map_err(|e| {
+        format!("`{id}` is not a valid URL ({e}); write it as `http://HOST[:PORT]/PATH`")
+    })?;
+    let default_port = match uri.scheme_str() {
+        Some("http") => 80,
+        Some("https") => 443,
+        _ => {
+            return Err(format!(
+                "`{id}` is not an http:// or https:// URL; write it as `http://HOST[:PORT]/PATH`"
+            ));
+        }
+    };
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return Err(format!(
+            "`{id}` has no host; write it as `http://HOST[:PORT]/PATH`"
+        ));
+    };
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(format!(
+            "`{id}` has credentials in it; send them with `request-headers` instead"
+        ));
+    }
+    let authority = format!("{host}:{}", uri.port_u16().unwrap_or(default_port));
+    let method = options.str("method").unwrap_or("GET").to_string();
+    if method.is_empty() || Method::from_bytes(method.as_bytes()).is_err() {
+        return Err(format!("`method = {method:?}` is not an HTTP method"));
+    }
+    let headers = options.map("request-headers").unwrap_or_default().to_vec();
+    for (name, value) in &headers {
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("`request-headers`: {name:?} is not a header name"));
+        }
+        if HeaderValue::from_str(value).is_err() {
+            return Err(format!(
+                "`request-headers`: the value of `{name}` cannot be sent in a header"
+            ));
+        }
+    }
+    Ok(Box::new(Http {
+        url: id.to_string(),
+        authority,
+        method,
+        headers,
+        body: options.str("request-body").map(str::to_string),
+        tls_verify: options.bool("tls-verify").unwrap_or(true),
+        follow_redirects: options.bool("follow-redirects").unwrap_or(false),
+        ca_file: options.str("ca-file").map(str::to_string),
+    }))
+}
+
+impl Resource for Http {
+    fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        let response = if host.is_local() {
+            self.fetch(host.timeout(), wants(wanted, "body"))?
+        } else {
+            curl::fetch(self, host)?
+        };
+        let mut seen = Observed::new();
+        seen.set("status", Value::Int(i64::from(response.status)));
+        seen.set("headers", Value::List(response.headers));
+        seen.set("body", Value::Str(response.body));
+        Ok(seen)
+    }
+}
+
+impl Http {
+    /// Makes the request in-process: the local target's own view.
+    fn fetch(&self, timeout: Duration, read_body: bool) -> Result<Response, ProbeError> {
+        let agent = self.agent(timeout)?;
+        let mut request = ureq::http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.url.as_str());
+        for (name, value) in &self.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let result = match &self.body {
+            Some(body) => request
+                .body(body.clone())
+                .map_err(|e| ProbeError::Failed(format!("cannot build the request: {e}")))
+                .and_then(|r| agent.run(r).map_err(|e| self.explain(e, timeout))),
+            None => request
+                .body(())
+                .map_err(|e| ProbeError::Failed(format!("cannot build the request: {e}")))
+                .and_then(|r| agent.run(r).map_err(|e| self.explain(e, timeout))),
+        };
+        let mut response = result?;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                format!(
+                    "{}: {}",
+                    name.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(value.as_bytes())
+                )
+            })
+            .collect();
+        let body = if read_body {
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(BODY_LIMIT)
+                .read_to_vec()
+                .map_err(|e| self.explain(e, timeout))?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            String::new()
+        };
+        Ok(Response {
+            status: response.status().as_u16(),
+            headers,
+            body,
+        })
+    }
+
+    fn agent(&self, timeout: Duration) -> Result<ureq::Agent, ProbeError> {
+        let mut tls = TlsConfig::builder().disable_verification(!self.tls_verify);
+        if let Some(path) = &self.ca_file {
+            tls = tls.root_certs(RootCerts::Specific(Arc::new(read_ca_file(path)?)));
+        }
+        Ok(ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(if self.follow_redirects {
+                MAX_REDIRECTS
+            } else {
+                0
+            })
+            // The target's own view is a direct connection: proxy variables in
+            // ispec's environment are not the target's.
+            .proxy(None)
+            .allow_non_standard_methods(true)
+            .timeout_global(Some(timeout))
+            .user_agent(concat!("ispec/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.build())
+            .build()
+            .new_agent())
+    }
+
+    /// Turns a ureq error into words a reader of the report can act on.
+    fn explain(&self, error: ureq::Error, timeout: Duration) -> ProbeError {
+        let to = &self.authority;
+        match error {
+            ureq::Error::Timeout(_) => ProbeError::Timeout(timeout),
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                ProbeError::Failed(format!("cannot connect to {to}: connection refused"))
+            }
+            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                ProbeError::Timeout(timeout)
+            }
+            ureq::Error::Io(e) => {
+                // rustls reports certificate problems through the TLS stream as I/O.
+                let inner = e.get_ref().map(ToString::to_string).unwrap_or_default();
+                match untrusted(&inner) {
+                    Some(why) => {
+                        ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
+                    }
+                    None => ProbeError::Failed(format!("connection to {to} failed: {e}")),
+                }
+            }
+            ureq::Error::HostNotFound => {
+                ProbeError::Failed(format!("cannot resolve the host of {}", self.url))
+            }
+            ureq::Error::Rustls(e) => {
+                let text = e.to_string();
+                match untrusted(&text) {
+                    Some(why) => {
+                        ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
+                    }
+                    None => ProbeError::Failed(format!("TLS handshake with {to} failed: {text}")),
+                }
+            }
+            ureq::Error::TooManyRedirects => ProbeError::Failed(format!(
+                "more than {MAX_REDIRECTS} redirects from {}",
+                self.url
+            )),
+            ureq::Error::BodyExceedsLimit(_) => ProbeError::Failed(format!(
+                "the response body is larger than {} MiB",
+                BODY_LIMIT / 1024 / 1024
+            )),
+            other => ProbeError::Failed(format!("request to {} failed: {other}", self.url)),
+        }
+    }
+}
+
+/// Words for a rustls certificate error (`invalid peer certificate: UnknownIssuer`),
+/// or `None` if `text` is not one.
+fn untrusted(text: &str) -> Option<String> {
+    let why = text.strip_prefix("invalid peer certificate: ")?;
+    let words = if why.starts_with("UnknownIssuer") {
+        "it is not signed by a trusted authority (self-signed? see `ca-file`)"
+    } else if why.starts_with("NotValidForName") {
+        "it is not issued for this host name"
+    } else if why.starts_with("Expired") {
+        "it has expired"
+    } else if why.starts_with("NotValidYet") {
+        "it is not valid yet"
+    } else if why.starts_with("Revoked") {
+        "it has been revoked"
+    } else {
+        return Some(why.to_string());
+    };
+    Some(format!("{words} ({why})"))
+}
+
+/// Reads the CA certificates of a PEM bundle (keys and other items are ignored).
+fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>, ProbeError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| ProbeError::Failed(format!("cannot read `ca-file` `{path}`: {e}")))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(cert)) => certs.push(cert),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(ProbeError::Failed(format!(
+                    "`ca-file` `{path}` is not valid PEM: {e}"
+                )));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(ProbeError::Failed(format!(
+            "`ca-file` `{path}` holds no certificate"
+        )));
+    }
+    Ok(certs)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+
+    use super::*;
+    use crate::backend::Local;
+    use crate::resource::OptValue;
+
+    /// Serves HTTP/1.1 on 127.0.0.1: `/` is 200 with a header and a body, `/old`
+    /// redirects to `/`, `/echo` answers with the request's method, a header and the
+    /// body it was sent, and anything else is 404.
+    fn serve() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                std::thread::spawn(move || answer(stream));
+            }
+        });
+        port
+    }
+
+    fn answer(stream: std::net::TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_string();
+        let path = parts.next().unwrap_or_default().to_string();
+        let (mut length, mut probe_header) = (0, String::new());
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            if header.trim().is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap();
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap(),
+                "x-probe" => probe_header = value.trim().to_string(),
+                _ => {}
+            }
+        }
+        let mut sent = vec![0; length];
+        reader.read_exact(&mut sent).unwrap();
+        let (status, extra, body) = match path.as_str() {
+            "/" => (
+                "200 OK",
+                "Server: ispec-test\r\n",
+                "hello from ispec".into(),
+            ),
+            "/old" => ("301 Moved Permanently", "Location: /\r\n", String::new()),
+            "/echo" => (
+                "200 OK",
+                "",
+                format!("{method} {probe_header} {}", String::from_utf8_lossy(&sent)),
+            ),
+            _ => ("404 Not Found", "", "no such page".into()),
+        };
+        let mut stream = stream;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+
+    fn probe(url: &str, options: &Options) -> Result<Observed, ProbeError> {
+        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_secs(5));
+        new(url, options)
+            .unwrap()
+            .probe(&host, &["status", "headers", "body"])
+    }
+
+    #[test]
+    fn status_headers_and_body() {
+        let port = serve();
+        let seen = probe(&format!("http://127.0.0.1:{port}/"), &Options::new()).unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("hello from ispec".into())
+        );
+        let Value::List(headers) = seen.get("headers").unwrap() else {
+            panic!("headers are a list")
+        };
+        assert!(headers.contains(&"content-type: text/plain".to_string()));
+        assert!(headers.contains(&"server: ispec-test".to_string()));
+        let missing = probe(&format!("http://127.0.0.1:{port}/nope"), &Options::new()).unwrap();
+        assert_eq!(missing.get("status").unwrap(), &Value::Int(404));
+    }
+
+    #[test]
+    fn redirects_are_reported_unless_followed() {
+        let port = serve();
+        let url = format!("http://127.0.0.1:{port}/old");
+        let seen = probe(&url, &Options::new()).unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(301));
+        let mut follow = Options::new();
+        follow.insert("follow-redirects", OptValue::Bool(true));
+        let seen = probe(&url, &follow).unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("hello from ispec".into())
+        );
+    }
+
+    #[test]
+    fn method_headers_and_body_are_sent() {
+        let port = serve();
+        let mut options = Options::new();
+        options.insert("method", OptValue::Str("PUT".into()));
+        options.insert(
+            "request-headers",
+            OptValue::StrMap(vec![("X-Probe".into(), "$(id)".into())]),
+        );
+        options.insert("request-body", OptValue::Str("payload".into()));
+        let seen = probe(&format!("http://127.0.0.1:{port}/echo"), &options).unwrap();
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("PUT $(id) payload".into())
+        );
+    }
+
+    #[test]
+    fn refused_connection_is_an_error() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let err = probe(&format!("http://127.0.0.1:{port}/"), &Options::new()).unwrap_err();
+        assert_eq!(
+            err,
+            ProbeError::Failed(format!(
+                "cannot connect to 127.0.0.1:{port}: connection refused"
+            ))
+        );
+    }
+
+    /// This machine dressed as another target, so the command path (what a Docker
+    /// or SSH target would run) runs for real here.
+    struct Elsewhere;
+
+    impl crate::backend::Backend for Elsewhere {
+        fn target(&self) -> &'static str {
+            "test://elsewhere"
+        }
+
+        fn exec(
+            &self,
+            cmd: &crate::cmd::Cmd,
+            timeout: Duration,
+        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
+            Local::new().exec(cmd, timeout)
+        }
+    }
+
+    #[test]
+    fn curl_on_another_target() {
+        let port = serve();
+        let host = Host::new(Box::new(Elsewhere)).with_timeout(Duration::from_secs(5));
+        let all = ["status", "headers", "body"];
+        let seen = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("hello from ispec".into())
+        );
+        let Value::List(headers) = seen.get("headers").unwrap() else {
+            panic!("headers are a list")
+        };
+        assert!(headers.contains(&"server: ispec-test".to_string()));
+        let mut options = Options::new();
+        options.insert("method", OptValue::Str("PUT".into()));
+        options.insert(
+            "request-headers",
+            OptValue::StrMap(vec![("X-Probe".into(), "$(id)".into())]),
+        );
+        options.insert("request-body", OptValue::Str("a'b".into()));
+        let seen = new(&format!("http://127.0.0.1:{port}/echo"), &options)
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(
+            seen.get("body").unwrap(),
+            &Value::Str("PUT $(id) a'b".into())
+        );
+        let mut follow = Options::new();
+        follow.insert("follow-redirects", OptValue::Bool(true));
+        let seen = new(&format!("http://127.0.0.1:{port}/old"), &follow)
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap();
+        assert_eq!(seen.get("status").unwrap(), &Value::Int(200));
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let err = new(&format!("http://127.0.0.1:{closed_port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &all)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot connect: "), "{err}");
+    }
+
+    #[test]
+    fn silence_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accepts and then says nothing until the test is over.
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().collect();
+            drop(held);
+        });
+        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_millis(300));
+        let err = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
+            .unwrap()
+            .probe(&host, &["status"])
+            .unwrap_err();
+        assert_eq!(err, ProbeError::Timeout(Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn bad_ids_and_options_are_refused() {
+        let none = Options::new();
+        for (id, says) in [
+            ("ftp://example.org/", "not an http:// or https:// URL"),
+            ("example.org", "not an http:// or https:// URL"),
+            ("http://exa mple.org/", "not a valid URL"),
+            ("http:///path", "not a valid URL"),
+            ("http://user:pw@example.org/", "credentials"),
+        ] {
+            let err = new(id, &none).unwrap_err();
+            assert!(err.contains(says), "{id}: {err}");
+        }
+        let mut bad_method = Options::new();
+        bad_method.insert("method", OptValue::Str("GE T".into()));
+        assert!(
+            new("http://127.0.0.1/", &bad_method)
+                .unwrap_err()
+                .contains("not an HTTP method")
+        );
+        let mut bad_header = Options::new();
+        bad_header.insert(
+            "request-headers",
+            OptValue::StrMap(vec![("X-A".into(), "line\nbreak".into())]),
+        );
+        assert!(new("http://127.0.0.1/", &bad_header).is_err());
+    }
+
+    #[test]
+    fn ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let err = read_ca_file(path.to_str().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("holds no certificate"), "{err}");
+        let err = read_ca_file("/nonexistent/ispec-ca.pem").unwrap_err();
+        assert!(err.to_string().contains("cannot read"), "{err}");
+    }
+}
