@@ -8,7 +8,11 @@
 
 mod command;
 mod file;
+mod group;
 mod options;
+mod port;
+mod process;
+mod user;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -101,7 +105,14 @@ impl Kind {
 }
 
 /// Every resource kind, in the order the book lists them.
-pub const KINDS: &[Kind] = &[command::KIND, file::KIND];
+pub const KINDS: &[Kind] = &[
+    command::KIND,
+    file::KIND,
+    group::KIND,
+    port::KIND,
+    process::KIND,
+    user::KIND,
+];
 
 /// The kind whose key is `key`.
 pub fn kind(key: &str) -> Option<&'static Kind> {
