@@ -40,68 +40,68 @@ fn port_properties() {
     let v6 = v6_only_listener();
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     let udp_dual = UdpSocket::bind("[::]:0").unwrap();
-    let a = v4.local_addr().unwrap().port();
-    let b = dual.local_addr().unwrap().port();
-    let c = v6.local_addr().unwrap().as_socket().unwrap().port();
-    let d = udp.local_addr().unwrap().port();
-    let e = udp_dual.local_addr().unwrap().port();
-    let f = free_port();
+    let p4 = v4.local_addr().unwrap().port();
+    let pdual = dual.local_addr().unwrap().port();
+    let p6 = v6.local_addr().unwrap().as_socket().unwrap().port();
+    let pudp = udp.local_addr().unwrap().port();
+    let pudpdual = udp_dual.local_addr().unwrap().port();
+    let pfree = free_port();
     let dual_v4 = !bindv6only();
     let spec = format!(
         r#"
-[port."tcp:{a}"]
+[port."tcp:{p4}"]
 listening = true
 ip = ["127.0.0.1"]
 
-[port."tcp4:{a}"]
+[port."tcp4:{p4}"]
 listening = true
 
-[port."tcp6:{a}"]
+[port."tcp6:{p4}"]
 listening = false
 
-[port."tcp:{b}"]
+[port."tcp:{pdual}"]
 listening = true
 ip = ["::"]
 
-[port."tcp4:{b}"]
+[port."tcp4:{pdual}"]
 listening = {dual_v4}
 
-[port."tcp6:{b}"]
+[port."tcp6:{pdual}"]
 listening = true
 ip = ["::"]
 
-[port."tcp:{c}"]
+[port."tcp:{p6}"]
 listening = true
 ip = ["::1"]
 
-[port."tcp4:{c}"]
+[port."tcp4:{p6}"]
 listening = true
 
-[port."tcp6:{c}"]
+[port."tcp6:{p6}"]
 listening = true
 ip = ["::1"]
 
-[port."udp:{d}"]
+[port."udp:{pudp}"]
 listening = true
 ip = ["127.0.0.1"]
 
-[port."udp6:{d}"]
+[port."udp6:{pudp}"]
 listening = false
 
-[port."tcp:{d}"]
+[port."tcp:{pudp}"]
 listening = false
 
-[port."udp4:{e}"]
+[port."udp4:{pudpdual}"]
 listening = {dual_v4}
 
-[port."udp6:{e}"]
+[port."udp6:{pudpdual}"]
 listening = true
 ip = ["::"]
 
-[port."tcp:{f}"]
+[port."tcp:{pfree}"]
 listening = false
 
-[port."udp:{f}"]
+[port."udp:{pfree}"]
 listening = true
 ip = ["0.0.0.0"]
 "#
@@ -111,31 +111,31 @@ ip = ["0.0.0.0"]
     let pass = |id: String, prop: &str| {
         assert_eq!(outcome(&doc, "port", &id, prop), "pass", "{id} › {prop}");
     };
-    pass(format!("tcp:{a}"), "listening");
-    pass(format!("tcp:{a}"), "ip");
-    pass(format!("tcp4:{a}"), "listening");
-    pass(format!("tcp6:{a}"), "listening");
-    pass(format!("tcp:{b}"), "ip");
-    pass(format!("tcp4:{b}"), "listening");
-    pass(format!("tcp6:{b}"), "ip");
-    pass(format!("tcp:{c}"), "ip");
-    pass(format!("tcp6:{c}"), "ip");
-    pass(format!("udp:{d}"), "ip");
-    pass(format!("udp6:{d}"), "listening");
-    pass(format!("tcp:{d}"), "listening");
-    pass(format!("udp4:{e}"), "listening");
-    pass(format!("udp6:{e}"), "ip");
-    pass(format!("tcp:{f}"), "listening");
+    pass(format!("tcp:{p4}"), "listening");
+    pass(format!("tcp:{p4}"), "ip");
+    pass(format!("tcp4:{p4}"), "listening");
+    pass(format!("tcp6:{p4}"), "listening");
+    pass(format!("tcp:{pdual}"), "ip");
+    pass(format!("tcp4:{pdual}"), "listening");
+    pass(format!("tcp6:{pdual}"), "ip");
+    pass(format!("tcp:{p6}"), "ip");
+    pass(format!("tcp6:{p6}"), "ip");
+    pass(format!("udp:{pudp}"), "ip");
+    pass(format!("udp6:{pudp}"), "listening");
+    pass(format!("tcp:{pudp}"), "listening");
+    pass(format!("udp4:{pudpdual}"), "listening");
+    pass(format!("udp6:{pudpdual}"), "ip");
+    pass(format!("tcp:{pfree}"), "listening");
     // An IPv6-only socket does not serve IPv4.
-    let v4_of_v6 = result(&doc, "port", &format!("tcp4:{c}"), "listening");
+    let v4_of_v6 = result(&doc, "port", &format!("tcp4:{p6}"), "listening");
     assert_eq!(v4_of_v6["outcome"], "fail");
     assert_eq!(v4_of_v6["actual"], "false");
-    let unbound = format!("udp:{f}");
+    let unbound = format!("udp:{pfree}");
     assert_eq!(outcome(&doc, "port", &unbound, "listening"), "fail");
     assert_eq!(outcome(&doc, "port", &unbound, "ip"), "skip");
     if dual_v4 {
         // The dual-stack socket's IPv4 side is every IPv4 address.
-        let spec = format!("[port.\"tcp4:{b}\"]\nip = [\"0.0.0.0\"]\n");
+        let spec = format!("[port.\"tcp4:{pdual}\"]\nip = [\"0.0.0.0\"]\n");
         assert_eq!(run_json(&spec).0, 0);
     }
     drop((v4, dual, v6, udp, udp_dual));
