@@ -39,8 +39,11 @@ const COMM_MAX: usize = 15;
 /// own NULs turned into spaces. A process that exits while it is read is left out.
 /// The script's own shell (`$$`) is left out, so it never matches a check; the `tr`
 /// it starts are not listed because the glob is expanded before any of them runs.
-/// `read` keeps only the first line of a name that holds a newline.
+/// `read` keeps only the first line of a name that holds a newline. When `/proc` is
+/// mounted with `hidepid` and pid 1 is hidden, other users' processes would silently
+/// be missing, so the script stops instead.
 const SCRIPT: &str = r#"[ -r /proc/self/status ] || { echo '/proc is not mounted' >&2; exit 3; }
+[ -r /proc/1/status ] || { echo 'processes of other users are hidden' >&2; exit 4; }
 for d in /proc/[0-9]*; do
   pid=${d#/proc/}
   [ "$pid" = "$$" ] && continue
@@ -143,6 +146,9 @@ fn processes(host: &Host) -> Result<Vec<ProcEntry>, ProbeError> {
         Some(0) => parse_processes(&out.stdout).map_err(ProbeError::Failed),
         Some(3) => Err(ProbeError::Failed(
             "`/proc` is not mounted on the target; process checks read it".into(),
+        )),
+        Some(4) => Err(ProbeError::Denied(
+            "`/proc` hides other users' processes (`hidepid`); check as root".into(),
         )),
         _ => Err(ProbeError::Failed(format!(
             "listing processes failed: {}",
