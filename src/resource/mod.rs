@@ -10,13 +10,17 @@ mod addr;
 mod command;
 mod dns;
 mod file;
+mod group;
 mod http;
 mod interface;
 mod kernel_param;
 mod mount;
 mod options;
 mod package;
+mod port;
+mod process;
 mod service;
+mod user;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -114,12 +118,16 @@ pub const KINDS: &[Kind] = &[
     command::KIND,
     dns::KIND,
     file::KIND,
+    group::KIND,
     http::KIND,
     interface::KIND,
     kernel_param::KIND,
     mount::KIND,
     package::KIND,
+    port::KIND,
+    process::KIND,
     service::KIND,
+    user::KIND,
 ];
 
 /// The kind whose key is `key`.

@@ -22,3 +22,11 @@ mod kind_interface;
 mod kind_kernel_param;
 // Resource kind `mount` on the local machine.
 mod kind_mount;
+// Resource kind `group` on the local machine.
+mod kind_group;
+// Resource kind `port` on the local machine: IPv4, dual-stack and IPv6-only sockets.
+mod kind_port;
+// Resource kind `process` on the local machine, with a process started by the test.
+mod kind_process;
+// Resource kind `user` on the local machine.
+mod kind_user;

@@ -1,0 +1,56 @@
+//! `group` end to end on the local machine: passing, failing and skipped checks.
+
+use crate::util::{outcome, result, run, run_json};
+
+#[test]
+fn group_properties() {
+    let spec = r#"
+[group.root]
+exists = true
+gid = 0
+members = []
+
+[group.nogroup]
+gid = 65534
+
+[group.daemon]
+gid = 4242
+
+[group."ispec-no-such-group"]
+exists = false
+
+[group."ispec-no-such-group-either"]
+exists = true
+gid = 1000
+members = { contains = "root" }
+"#;
+    let (code, doc) = run_json(spec);
+    assert_eq!(code, 1);
+    for prop in ["exists", "gid", "members"] {
+        assert_eq!(outcome(&doc, "group", "root", prop), "pass", "{prop}");
+    }
+    assert_eq!(outcome(&doc, "group", "nogroup", "gid"), "pass");
+    let gid = result(&doc, "group", "daemon", "gid");
+    assert_eq!(gid["outcome"], "fail");
+    assert_eq!(gid["actual"], "1");
+    assert_eq!(
+        outcome(&doc, "group", "ispec-no-such-group", "exists"),
+        "pass"
+    );
+    let missing = "ispec-no-such-group-either";
+    assert_eq!(outcome(&doc, "group", missing, "exists"), "fail");
+    assert_eq!(outcome(&doc, "group", missing, "gid"), "skip");
+    assert_eq!(outcome(&doc, "group", missing, "members"), "skip");
+}
+
+#[test]
+fn example_passes() {
+    let path = format!("{}/specs/examples/group.toml", env!("CARGO_MANIFEST_DIR"));
+    let out = run(&["run", &path]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
