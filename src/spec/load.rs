@@ -34,7 +34,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Spec, SpecErrors> {
             Ok(found) => {
                 files.extend(found.into_iter().filter(|f| {
                     read.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone()))
-                }))
+                }));
             }
             Err(e) => errors.push(e),
         }
