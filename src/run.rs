@@ -203,8 +203,8 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         // The last attempt is made at the deadline, so `within = "1s"` gives the
         // target the whole second.
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let done = results.iter().all(|r| r.outcome == Outcome::Pass)
-            || left.is_none_or(|l| l.is_zero());
+        let done =
+            results.iter().all(|r| r.outcome == Outcome::Pass) || left.is_none_or(|l| l.is_zero());
         if done {
             return results;
         }

@@ -313,7 +313,11 @@ fn declare(
                 format!("`{} {id}` checks nothing", kind.key),
                 "no property to check",
             )
-            .help(format!("add a property such as `{first} = ...`")),
+            .help(format!(
+                "add a property to check, e.g. `{first} = ...`; `{}` checks {}",
+                kind.key,
+                backticked(&kind.props.iter().map(|p| p.name).collect::<Vec<_>>())
+            )),
         );
     }
     match resource {

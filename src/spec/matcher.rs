@@ -192,6 +192,10 @@ impl Ctx<'_> {
                             format!("invalid version constraint for `{prop}`"),
                             &why,
                         )
+                        .help(
+                            "a constraint is `OPERATOR VERSION` clauses joined by commas; \
+                             operators: `=`, `!=`, `<`, `<=`, `>`, `>=`",
+                        )
                     })
             }
             "contains" => {

@@ -6,3 +6,5 @@ mod util;
 mod kinds_core;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
+// Spec errors, one class per test, compared whole.
+mod errors;
