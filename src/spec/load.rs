@@ -153,24 +153,32 @@ fn load_source(
             return;
         }
     };
+    // TOML groups tables by kind; reports and errors follow the file's own order.
+    let mut decls = Vec::new();
+    let mut found = Vec::new();
     for (kind_key, kind_node) in doc.get_ref() {
         let Some(kind) = resource::kind(kind_key.get_ref()) else {
-            errors.push(unknown_kind(&ctx, kind_key));
+            found.push((kind_key.span().start, unknown_kind(&ctx, kind_key)));
             continue;
         };
         let DeValue::Table(ids) = kind_node.get_ref() else {
-            errors.push(ctx.error(
-                kind_node.span(),
-                format!("`{}` must hold resources, one table per id", kind.key),
-                &format!("write `[{}.\"ID\"]` with the properties below it", kind.key),
+            found.push((
+                kind_node.span().start,
+                ctx.error(
+                    kind_node.span(),
+                    format!("`{}` must hold resources, one table per id", kind.key),
+                    &format!("write `[{}.\"ID\"]` with the properties below it", kind.key),
+                ),
             ));
             continue;
         };
         for (id_key, body) in ids {
             let id = id_key.get_ref().to_string();
+            let at = id_key.span().start;
             if !matches!(body.get_ref(), DeValue::Table(_)) {
                 // `[command]` then `exit-status = 0`: the header lacks the id.
-                errors.push(
+                found.push((
+                    at,
                     ctx.error(
                         id_key.span(),
                         format!(
@@ -183,30 +191,35 @@ fn load_source(
                         "name the resource in the header: `[{}.\"ID\"]`, then its properties",
                         kind.key
                     )),
-                );
+                ));
                 continue;
             }
             let location = source.location(id_key.span().start);
             match declare(&ctx, kind, id_key, body) {
                 Ok(decl) => {
                     if let Some(first) = seen.get(&(kind.key, id.clone())) {
-                        errors.push(
+                        found.push((
+                            at,
                             ctx.error(
                                 id_key.span(),
                                 format!("`{} {id}` is declared twice", kind.key),
                                 "declared again here",
                             )
                             .help(format!("first declared at {first}; merge the two")),
-                        );
+                        ));
                     } else {
                         seen.insert((kind.key, id), location);
-                        spec.decls.push(decl);
+                        decls.push((at, decl));
                     }
                 }
-                Err(mut errs) => errors.append(&mut errs),
+                Err(errs) => found.extend(errs.into_iter().map(|e| (at, e))),
             }
         }
     }
+    decls.sort_by_key(|(at, _)| *at);
+    found.sort_by_key(|(at, _)| *at);
+    spec.decls.extend(decls.into_iter().map(|(_, d)| d));
+    errors.extend(found.into_iter().map(|(_, e)| e));
 }
 
 fn unknown_kind(ctx: &Ctx<'_>, key: &Spanned<std::borrow::Cow<'_, str>>) -> SpecError {
@@ -467,4 +480,32 @@ fn option(ctx: &Ctx<'_>, name: &str, ty: OptTy, node: &Node<'_>) -> Result<OptVa
         ),
         _ => return Err(mismatch()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_keep_file_order_across_kinds() {
+        let text = "[command.\"a\"]\nexit-status = 0\n[file.\"/b\"]\nexists = true\n\
+                    [command.\"c\"]\nexit-status = 0\n";
+        let spec = load_str(Path::new("s.toml"), text).expect("valid");
+        let names: Vec<String> = spec.decls.iter().map(Declared::name).collect();
+        assert_eq!(names, ["command a", "file /b", "command c"]);
+        let errors = load_str(
+            Path::new("s.toml"),
+            "[command.\"a\"]\nbad-1 = 0\n[file.\"/b\"]\nbad-2 = 0\n[command.\"c\"]\nbad-3 = 0\n",
+        )
+        .expect_err("invalid");
+        let lines: Vec<String> = errors.0.iter().map(|e| e.message.clone()).collect();
+        assert_eq!(
+            lines,
+            [
+                "unknown property `bad-1` for `command`",
+                "unknown property `bad-2` for `file`",
+                "unknown property `bad-3` for `command`"
+            ]
+        );
+    }
 }

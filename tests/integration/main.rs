@@ -8,3 +8,5 @@ mod kinds_core;
 mod cli;
 // Spec errors, one class per test, compared whole.
 mod errors;
+// TAP read by Perl's `prove`.
+mod report_tap;
