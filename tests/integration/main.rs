@@ -10,3 +10,7 @@ mod cli;
 mod errors;
 // TAP read by Perl's `prove`.
 mod report_tap;
+// JUnit XML read by Python's `junitparser`.
+mod report_junit;
+// The JSON report's field names and types.
+mod report_json;
