@@ -133,9 +133,10 @@ impl Reporter for Human {
         }
         writeln!(
             self.out,
-            "{} {} checks: {} passed, {} failed, {} errored, {} skipped in {:.2}s",
+            "{} {} check{}: {} passed, {} failed, {} errored, {} skipped in {:.2}s",
             style.apply_to(verdict),
             s.total(),
+            if s.total() == 1 { "" } else { "s" },
             s.passed,
             s.failed,
             s.errored,

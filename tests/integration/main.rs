@@ -14,3 +14,9 @@ mod report_tap;
 mod report_junit;
 // The JSON report's field names and types.
 mod report_json;
+// `--report` files: atomic, refused early, several at once.
+mod report_files;
+// Colors: `--color`, NO_COLOR, terminals and pipes.
+mod colors;
+// The run: order whatever `--jobs`, `within`, timeouts.
+mod engine;

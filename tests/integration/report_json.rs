@@ -113,8 +113,24 @@ exit-status = 0
     let cases = [
         ("true", "exit-status", "pass", "string", "string", "null", 4),
         ("true", "stdout", "fail", "string", "string", "null", 5),
-        ("missing", "exit-status", "error", "null", "null", "string", 9),
-        ("echo skipped", "exit-status", "skip", "null", "null", "string", 13),
+        (
+            "missing",
+            "exit-status",
+            "error",
+            "null",
+            "null",
+            "string",
+            9,
+        ),
+        (
+            "echo skipped",
+            "exit-status",
+            "skip",
+            "null",
+            "null",
+            "string",
+            13,
+        ),
     ];
     for (id, property, outcome, title, actual, message, line) in cases {
         let r = result(&doc, "command", id, property);
@@ -148,7 +164,10 @@ exit-status = 0
     }
     let pass = result(&doc, "command", "true", "exit-status");
     assert_eq!(pass["title"], "Truth holds");
-    assert_eq!((&pass["expected"], &pass["actual"]), (&"0".into(), &"0".into()));
+    assert_eq!(
+        (&pass["expected"], &pass["actual"]),
+        (&"0".into(), &"0".into())
+    );
     assert_eq!(pass["attempts"], 1);
     let fail = result(&doc, "command", "true", "stdout");
     assert_eq!(fail["expected"], "\"not empty\"");

@@ -127,7 +127,9 @@ exit-status = 0
         suites[0]["failure_messages"][0],
         r#"stdout: expected "expected-output", got "actual-output""#
     );
-    let text = suites[0]["failure_texts"][0].as_str().expect("failure text");
+    let text = suites[0]["failure_texts"][0]
+        .as_str()
+        .expect("failure text");
     assert!(
         text.starts_with("expected: \"expected-output\"\nactual: \"actual-output\"\nat: "),
         "{text}"
