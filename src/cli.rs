@@ -1,6 +1,7 @@
 //! The command line: argv → what to run. The only module that knows flag names.
 
 use std::io::{self, IsTerminal, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -205,14 +206,29 @@ impl Write for TempWriter {
 }
 
 impl ReportFile {
-    fn create(path: &Path) -> io::Result<Self> {
+    /// Prepares the temporary file; the error is a sentence naming what to fix.
+    fn create(path: &Path) -> Result<Self, String> {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
+        let cannot = |why: String| format!("cannot write report `{}`: {why}", path.display());
+        if !dir.is_dir() {
+            return Err(cannot(format!(
+                "folder `{}` does not exist; create it first",
+                dir.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(cannot("it is a folder; name a file in it".into()));
+        }
         let temp = tempfile::Builder::new()
             .prefix(".ispec-report-")
-            .tempfile_in(dir)?;
+            // As a plain `File::create` would (the umask applies), not the private 0600
+            // of temporary files: CI archives reports for other users to read.
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(|e| cannot(io::Error::from(e.kind()).to_string()))?;
         Ok(Self {
             path: path.to_path_buf(),
             temp: Arc::new(Mutex::new(Some(temp))),
@@ -220,7 +236,8 @@ impl ReportFile {
     }
 
     fn writer(&self) -> Box<dyn Write + Send> {
-        Box::new(TempWriter(Arc::clone(&self.temp)))
+        // Reporters write in small pieces; one system call per piece would be slow.
+        Box::new(io::BufWriter::new(TempWriter(Arc::clone(&self.temp))))
     }
 
     fn commit(&self) -> io::Result<()> {
@@ -241,12 +258,19 @@ fn run_checks(args: &RunArgs) -> u8 {
         Ok(plan) => plan,
         Err(code) => return code,
     };
-    let mut files = Vec::new();
+    let mut files: Vec<(Format, ReportFile)> = Vec::new();
     for (format, path) in &args.reports {
+        if files.iter().any(|(_, f)| f.path == *path) {
+            eprintln!(
+                "error: two `--report` flags write `{}`; give each report its own file",
+                path.display()
+            );
+            return Exit::INVALID;
+        }
         match ReportFile::create(path) {
             Ok(file) => files.push((*format, file)),
-            Err(e) => {
-                eprintln!("error: cannot write report `{}`: {e}", path.display());
+            Err(why) => {
+                eprintln!("error: {why}");
                 return Exit::INVALID;
             }
         }

@@ -200,12 +200,15 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         attempts += 1;
         let seen = observe(decl, &view, timeout);
         let results = judge(decl, host, &seen, attempts, started);
-        let done = results.iter().all(|r| r.outcome == Outcome::Pass)
-            || deadline.is_none_or(|d| Instant::now() + opts.retry_interval >= d);
+        // The last attempt is made at the deadline, so `within = "1s"` gives the
+        // target the whole second.
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let done =
+            results.iter().all(|r| r.outcome == Outcome::Pass) || left.is_none_or(|l| l.is_zero());
         if done {
             return results;
         }
-        thread::sleep(opts.retry_interval);
+        thread::sleep(left.map_or(opts.retry_interval, |l| l.min(opts.retry_interval)));
         view = view.fresh();
     }
 }

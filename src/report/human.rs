@@ -30,6 +30,12 @@ impl Human {
     }
 }
 
+/// A message's later lines indented under its first, so a multi-line error (a
+/// command's stderr, say) stays inside its resource's block.
+fn continued(text: &str) -> String {
+    text.trim_end_matches('\n').replace('\n', "\n        ")
+}
+
 impl Reporter for Human {
     fn start(&mut self, _total: usize) -> io::Result<()> {
         Ok(())
@@ -65,18 +71,20 @@ impl Reporter for Human {
         };
         let style = self.style(style);
         let dim = self.style(Style::new().dim());
-        let attempts = if first.attempts > 1 {
-            format!(" (after {} attempts)", first.attempts)
-        } else {
-            String::new()
-        };
-        writeln!(
+        write!(
             self.out,
-            "  {} {}{}",
+            "  {} {}",
             style.apply_to(mark),
-            first.resource_name(),
-            dim.apply_to(attempts)
+            first.resource_name()
         )?;
+        if first.attempts > 1 {
+            write!(
+                self.out,
+                "{}",
+                dim.apply_to(format!(" (after {} attempts)", first.attempts))
+            )?;
+        }
+        writeln!(self.out)?;
         for r in results {
             let at = dim.apply_to(format!("({})", r.location.short()));
             match &r.outcome {
@@ -95,15 +103,16 @@ impl Reporter for Human {
                     let red = self.style(Style::new().red());
                     writeln!(
                         self.out,
-                        "      {}: error: {why}  {at}",
-                        red.apply_to(r.property)
+                        "      {}: error: {}  {at}",
+                        red.apply_to(r.property),
+                        continued(why)
                     )?;
                 }
                 Outcome::Skip(why) => {
                     writeln!(
                         self.out,
                         "      {}",
-                        dim.apply_to(format!("{}: skipped: {why}", r.property))
+                        dim.apply_to(format!("{}: skipped: {}", r.property, continued(why)))
                     )?;
                 }
             }
@@ -118,11 +127,16 @@ impl Reporter for Human {
             Style::new().red().bold()
         });
         let verdict = if s.ok() { "PASS" } else { "FAIL" };
+        // A blank line parts the summary from the resources, when there were any.
+        if self.target.is_some() {
+            writeln!(self.out)?;
+        }
         writeln!(
             self.out,
-            "\n{} {} checks: {} passed, {} failed, {} errored, {} skipped in {:.2}s",
+            "{} {} check{}: {} passed, {} failed, {} errored, {} skipped in {:.2}s",
             style.apply_to(verdict),
             s.total(),
+            if s.total() == 1 { "" } else { "s" },
             s.passed,
             s.failed,
             s.errored,

@@ -61,9 +61,11 @@ fn case(r: &CheckResult) -> TestCase {
         }
         Outcome::Error(why) => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_message(format!("{}: {why}", r.property));
+            // XML readers turn a newline in an attribute into a space; say so openly and
+            // keep the message's lines in the element's text.
+            s.set_message(format!("{}: {}", r.property, why.replace('\n', " ")));
             s.set_type("error");
-            s.set_description(detail());
+            s.set_description(format!("{}\n\n{}", why.trim_end(), detail()));
             s
         }
     };
@@ -108,6 +110,18 @@ impl Reporter for Junit {
                     suites.len() - 1
                 });
             suites[at].2.add_test_case(case(r));
+        }
+        for (_, _, suite) in &mut suites {
+            // quick-junit counts skips as `disabled`; JUnit readers (junitparser, Jenkins'
+            // schema, GitLab) read `skipped`.
+            let skipped = suite
+                .test_cases
+                .iter()
+                .filter(|c| matches!(c.status, TestCaseStatus::Skipped { .. }))
+                .count();
+            suite
+                .extra
+                .insert("skipped".into(), skipped.to_string().into());
         }
         report.add_test_suites(suites.into_iter().map(|(_, _, s)| s));
         report

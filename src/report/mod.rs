@@ -1,6 +1,8 @@
 //! Reporters turn results into text: `human`, `tap`, `junit`, `json`. They never
 //! touch a target and never choose the exit code.
 
+#[cfg(test)]
+mod golden;
 mod human;
 mod json;
 mod junit;

@@ -86,15 +86,29 @@ impl Ctx<'_> {
                     format!("`{prop}` must be {}, found {}", ty.name(), other.type_str()),
                     &format!("expected {}", ty.name()),
                 );
-                if ty == Ty::List && other.is_str() {
-                    err = err.help(format!(
+                let unquoted = match other {
+                    DeValue::String(s) => match ty {
+                        Ty::Int => s.trim().parse::<i64>().ok().map(|n| n.to_string()),
+                        Ty::Bool => ["true", "false"]
+                            .contains(&s.trim())
+                            .then(|| s.trim().to_string()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                err = if let Some(value) = unquoted {
+                    err.help(format!("write it without quotes: `{prop} = {value}`"))
+                } else if ty == Ty::List && other.is_str() {
+                    err.help(format!(
                         "to check one item write `{prop} = {{ contains = \"...\" }}`"
-                    ));
+                    ))
                 } else if matches!(other, DeValue::Array(_)) {
-                    err = err.help(format!(
+                    err.help(format!(
                         "to allow several values write `{prop} = {{ one-of = [...] }}`"
-                    ));
-                }
+                    ))
+                } else {
+                    err.help(format!("write e.g. `{prop} = {}`", example(ty)))
+                };
                 Err(err)
             }
         }
@@ -104,17 +118,6 @@ impl Ctx<'_> {
         let DeValue::Table(table) = node.get_ref() else {
             unreachable!("matcher() is called on tables only");
         };
-        let mut entries = table.iter();
-        let (Some((key, arg)), None) = (entries.next(), entries.next()) else {
-            return Err(self
-                .error(
-                    node.span(),
-                    format!("a matcher for `{prop}` must have exactly one key"),
-                    "expected one key such as `matches`",
-                )
-                .help(format!("matchers: {}", backticked(MATCHERS))));
-        };
-        let name = key.get_ref().as_ref();
         // Matchers that make no sense for a type are refused here, not at run time.
         let allowed: &[&str] = match ty {
             Ty::Bool => &["not"],
@@ -122,6 +125,29 @@ impl Ctx<'_> {
             Ty::Str | Ty::Patterns => MATCHERS,
             Ty::List => &["contains", "not", "matches", "version", "all", "any"],
         };
+        let mut entries = table.iter();
+        let (Some((key, arg)), None) = (entries.next(), entries.next()) else {
+            let help = if !table.is_empty() && allowed.contains(&"all") {
+                format!(
+                    "to require several matchers at once write \
+                     `{prop} = {{ all = [{{ ... }}, {{ ... }}] }}`, one matcher in each table"
+                )
+            } else {
+                format!(
+                    "write one matcher, e.g. `{prop} = {{ {} = ... }}`; for `{prop}` use: {}",
+                    allowed[0],
+                    backticked(allowed)
+                )
+            };
+            return Err(self
+                .error(
+                    node.span(),
+                    format!("a matcher for `{prop}` must have exactly one key"),
+                    &format!("found {} keys", table.len()),
+                )
+                .help(help));
+        };
+        let name = key.get_ref().as_ref();
         if !MATCHERS.contains(&name) {
             let label = did_you_mean(name, MATCHERS.iter().copied()).map_or_else(
                 || "unknown matcher".to_string(),
@@ -150,6 +176,10 @@ impl Ctx<'_> {
                         format!("invalid regex for `{prop}`"),
                         &first_line(&e.to_string()),
                     )
+                    .help(
+                        "escape a literal `(`, `[`, `{`, `.`, `*`, `+` or `?` with `\\`; \
+                         in a TOML literal string no other escaping is needed: '^v\\d+\\.'",
+                    )
                 })
             }
             "version" => {
@@ -161,6 +191,10 @@ impl Ctx<'_> {
                             arg.span(),
                             format!("invalid version constraint for `{prop}`"),
                             &why,
+                        )
+                        .help(
+                            "a constraint is `OPERATOR VERSION` clauses joined by commas; \
+                             operators: `=`, `!=`, `<`, `<=`, `>`, `>=`",
                         )
                     })
             }
@@ -187,8 +221,13 @@ impl Ctx<'_> {
                         "expected an integer",
                     ));
                 };
-                let n = i64::from_str_radix(i.as_str(), i.radix())
-                    .map_err(|_| self.error(arg.span(), "number out of range".into(), ""))?;
+                let n = i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| {
+                    self.error(
+                        arg.span(),
+                        format!("`{name}` takes a 64-bit integer"),
+                        "out of range",
+                    )
+                })?;
                 let op = match name {
                     "lt" => Cmp::Lt,
                     "le" => Cmp::Le,
@@ -245,6 +284,16 @@ impl Ctx<'_> {
                 "expected a list such as [\"a\", \"b\"]",
             )),
         }
+    }
+}
+
+/// A value of type `ty` as a user could write it.
+fn example(ty: Ty) -> &'static str {
+    match ty {
+        Ty::Bool => "true",
+        Ty::Int => "0",
+        Ty::Str | Ty::Patterns => "\"...\"",
+        Ty::List => "[\"...\", \"...\"]",
     }
 }
 

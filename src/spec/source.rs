@@ -61,13 +61,14 @@ impl Source {
         let line_end = self.text[start..]
             .find('\n')
             .map_or(self.text.len(), |i| start + i);
-        let line_text = self.text[line_start..line_end].trim_end_matches('\r');
+        let line_text = expand_tabs(self.text[line_start..line_end].trim_end_matches('\r'));
         let loc = self.location(start);
         let number = loc.line.to_string();
         let pad = " ".repeat(number.len());
-        let indent = " ".repeat(self.text[line_start..start].chars().count());
+        // Tabs are shown as spaces so the carets stay under the text they point at.
+        let indent = " ".repeat(expand_tabs(&self.text[line_start..start]).chars().count());
         let end = span.end.clamp(start, line_end);
-        let width = self.text[start..end].chars().count().max(1);
+        let width = expand_tabs(&self.text[start..end]).chars().count().max(1);
         let label = if label.is_empty() {
             String::new()
         } else {
@@ -78,6 +79,11 @@ impl Source {
             carets = "^".repeat(width)
         )
     }
+}
+
+/// A tab is as wide as the terminal likes; four spaces are as wide as the caret line thinks.
+fn expand_tabs(s: &str) -> String {
+    s.replace('\t', "    ")
 }
 
 #[cfg(test)]
@@ -95,6 +101,18 @@ mod tests {
         assert_eq!(
             src.snippet(&(16..24), "did you mean `listening`?"),
             " --> web.toml:2:1\n  |\n2 | lisening = true\n  | ^^^^^^^^ did you mean `listening`?\n"
+        );
+    }
+
+    #[test]
+    fn carets_line_up_under_tabs() {
+        let src = Source {
+            path: Arc::from(Path::new("web.toml")),
+            text: Arc::from("[port.\"tcp:80\"]\n\tlisening = true\n"),
+        };
+        assert_eq!(
+            src.snippet(&(17..25), "here"),
+            " --> web.toml:2:2\n  |\n2 |     lisening = true\n  |     ^^^^^^^^ here\n"
         );
     }
 }

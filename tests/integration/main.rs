@@ -30,3 +30,17 @@ mod kind_port;
 mod kind_process;
 // Resource kind `user` on the local machine.
 mod kind_user;
+// Spec errors, one class per test, compared whole.
+mod errors;
+// TAP read by Perl's `prove`.
+mod report_tap;
+// JUnit XML read by Python's `junitparser`.
+mod report_junit;
+// The JSON report's field names and types.
+mod report_json;
+// `--report` files: atomic, refused early, several at once.
+mod report_files;
+// Colors: `--color`, NO_COLOR, terminals and pipes.
+mod colors;
+// The run: order whatever `--jobs`, `within`, timeouts.
+mod engine;
