@@ -6,3 +6,5 @@ mod util;
 mod kinds_core;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
+// The book's example specs run here; every kind has its example and its page.
+mod examples;
