@@ -25,20 +25,22 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `specs/examples/*.toml`, by file name, sorted.
-fn example_names() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("specs/examples"))
-        .expect("specs/examples exists")
-        .map(|e| {
-            e.expect("readable entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|n| n.ends_with(".toml"))
+/// The names of the files in `dir` (below the repository) whose extension is `ext`,
+/// sorted; the same test the spec loader makes for `*.toml`.
+fn names_in(dir: &str, ext: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join(dir))
+        .unwrap_or_else(|e| panic!("cannot read `{dir}`: {e}"))
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
         .collect();
     names.sort();
     names
+}
+
+/// `specs/examples/*.toml`, by file name, sorted.
+fn example_names() -> Vec<String> {
+    names_in("specs/examples", "toml")
 }
 
 /// Starts the example web server once for the whole test binary.
@@ -203,16 +205,7 @@ fn normalize(path: &Path) -> PathBuf {
 #[test]
 fn every_kind_has_an_example_and_a_page() {
     let pages_dir = root().join("book/src/resources");
-    let pages: BTreeSet<String> = std::fs::read_dir(&pages_dir)
-        .expect("book/src/resources exists")
-        .map(|e| {
-            e.expect("readable entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter(|n| n.ends_with(".md"))
-        .collect();
+    let pages: BTreeSet<String> = names_in("book/src/resources", "md").into_iter().collect();
     let included: BTreeSet<PathBuf> = pages
         .iter()
         .flat_map(|p| includes(&pages_dir.join(p)))
