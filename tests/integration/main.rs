@@ -44,3 +44,5 @@ mod report_files;
 mod colors;
 // The run: order whatever `--jobs`, `within`, timeouts.
 mod engine;
+// The book's example specs run here; every kind has its example and its page.
+mod examples;
