@@ -1,21 +1,18 @@
 //! The command line: argv → what to run. The only module that knows flag names.
 
-use std::io::{self, IsTerminal, Write};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+mod add;
+mod run;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use tempfile::NamedTempFile;
 
-use crate::backend;
 use crate::exit::Exit;
-use crate::host::Host;
 use crate::plan::{Filter, Plan};
-use crate::report::{self, Format, Reporter, Tee};
-use crate::run::{self, RunOptions, Summary};
+use crate::report::Format;
 use crate::spec;
 
 const EXAMPLES: &str = "\
@@ -25,6 +22,8 @@ Examples:
   ispec run specs/ --report junit:report.xml    terminal view and a JUnit file for CI
   ispec validate specs/                         type-check specs, touch no target
   ispec list specs/                             the checks a run would make
+  ispec run                                     the suite in ./ispec.toml
+  ispec add user www-data                       print a resource's state as spec TOML
 
 Exit codes: 0 all checks passed, 1 a check failed or errored,
             2 bad spec or command line (nothing ran), 3 target unreachable.";
@@ -46,6 +45,8 @@ enum Command {
     Validate(SpecArgs),
     /// Print the checks a run would make, one per line.
     List(SpecArgs),
+    /// Print the current state of one resource as spec TOML, to start a spec from.
+    Add(AddArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,10 +61,22 @@ struct SpecArgs {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    #[command(flatten)]
-    specs: SpecArgs,
-    /// Target to check (repeatable): `local`.
-    #[arg(short, long = "target", value_name = "URI", default_value = "local")]
+    /// Spec files or folders of `*.toml` specs; none: the suite (`ispec.toml`).
+    #[arg(value_name = "SPEC_OR_DIR")]
+    specs: Vec<PathBuf>,
+    /// Keep only resources whose `kind id` or title contains this (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    filter: Vec<String>,
+    /// The suite file to run when no SPEC is given.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "ispec.toml",
+        conflicts_with = "specs"
+    )]
+    suite: PathBuf,
+    /// Target to check (repeatable): `local` (the default).
+    #[arg(short, long = "target", value_name = "URI")]
     targets: Vec<String>,
     /// Format of standard output: human, tap, junit or json.
     #[arg(short, long, value_name = "F", default_value = "human")]
@@ -113,16 +126,33 @@ pub fn run(cli: Cli) -> ExitCode {
     ExitCode::from(match cli.command {
         Command::Validate(args) => validate(&args),
         Command::List(args) => list(&args),
-        Command::Run(args) => run_checks(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Add(args) => add::add(&args),
     })
 }
 
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// The resource kind, e.g. `user`.
+    kind: String,
+    /// The resource id, e.g. `www-data`.
+    id: String,
+    /// The target to read it from.
+    #[arg(short, long, value_name = "URI", default_value = "local")]
+    target: String,
+}
+
 fn load(args: &SpecArgs) -> Result<Plan, u8> {
-    match spec::load(&args.specs) {
+    load_plan(&args.specs, &args.filter)
+}
+
+/// Loads and plans specs, printing spec errors; the error is the exit code.
+fn load_plan(specs: &[PathBuf], filter: &[String]) -> Result<Plan, u8> {
+    match spec::load(specs) {
         Ok(spec) => Ok(Plan::build(
             spec,
             &Filter {
-                patterns: args.filter.clone(),
+                patterns: filter.to_vec(),
             },
         )),
         Err(errors) => {
@@ -168,185 +198,4 @@ fn list(args: &SpecArgs) -> u8 {
         }
         Err(code) => code,
     }
-}
-
-/// A report file: written to a temporary file beside it and renamed into place only
-/// when the report is complete, so a crash never leaves half a report.
-struct ReportFile {
-    path: PathBuf,
-    temp: Arc<Mutex<Option<NamedTempFile>>>,
-}
-
-struct TempWriter(Arc<Mutex<Option<NamedTempFile>>>);
-
-impl Write for TempWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .as_mut()
-        {
-            Some(f) => f.write(buf),
-            None => Ok(buf.len()),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self
-            .0
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .as_mut()
-        {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl ReportFile {
-    /// Prepares the temporary file; the error is a sentence naming what to fix.
-    fn create(path: &Path) -> Result<Self, String> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let cannot = |why: String| format!("cannot write report `{}`: {why}", path.display());
-        if !dir.is_dir() {
-            return Err(cannot(format!(
-                "folder `{}` does not exist; create it first",
-                dir.display()
-            )));
-        }
-        if path.is_dir() {
-            return Err(cannot("it is a folder; name a file in it".into()));
-        }
-        let temp = tempfile::Builder::new()
-            .prefix(".ispec-report-")
-            // As a plain `File::create` would (the umask applies), not the private 0600
-            // of temporary files: CI archives reports for other users to read.
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(|e| cannot(io::Error::from(e.kind()).to_string()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            temp: Arc::new(Mutex::new(Some(temp))),
-        })
-    }
-
-    fn writer(&self) -> Box<dyn Write + Send> {
-        // Reporters write in small pieces; one system call per piece would be slow.
-        Box::new(io::BufWriter::new(TempWriter(Arc::clone(&self.temp))))
-    }
-
-    fn commit(&self) -> io::Result<()> {
-        let temp = self
-            .temp
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .take();
-        if let Some(temp) = temp {
-            temp.persist(&self.path).map_err(|e| e.error)?;
-        }
-        Ok(())
-    }
-}
-
-fn run_checks(args: &RunArgs) -> u8 {
-    let plan = match load(&args.specs) {
-        Ok(plan) => plan,
-        Err(code) => return code,
-    };
-    let mut files: Vec<(Format, ReportFile)> = Vec::new();
-    for (format, path) in &args.reports {
-        if files.iter().any(|(_, f)| f.path == *path) {
-            eprintln!(
-                "error: two `--report` flags write `{}`; give each report its own file",
-                path.display()
-            );
-            return Exit::INVALID;
-        }
-        match ReportFile::create(path) {
-            Ok(file) => files.push((*format, file)),
-            Err(why) => {
-                eprintln!("error: {why}");
-                return Exit::INVALID;
-            }
-        }
-    }
-    let mut hosts = Vec::new();
-    for target in &args.targets {
-        match backend::connect(target) {
-            Ok(b) => hosts.push(Host::new(b)),
-            Err(e @ backend::ConnectError::Backend(_)) => {
-                eprintln!("error: {e}");
-                return Exit::UNREACHABLE;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::INVALID;
-            }
-        }
-    }
-    let color = match args.color.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => console::colors_enabled() && io::stdout().is_terminal(),
-    };
-    let mut reporters = vec![report::reporter(args.format, Box::new(io::stdout()), color)];
-    reporters.extend(
-        files
-            .iter()
-            .map(|(format, file)| report::reporter(*format, file.writer(), false)),
-    );
-    let progress = io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} checks {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.enable_steady_tick(Duration::from_millis(120));
-        bar
-    });
-    let mut out = Tee::new(reporters, progress);
-    let opts = RunOptions {
-        jobs: usize::from(args.jobs),
-        timeout: args.timeout,
-        ..RunOptions::default()
-    };
-    match run_all(&plan, &hosts, &opts, &mut out) {
-        Ok(summary) => {
-            for (_, file) in &files {
-                if let Err(e) = file.commit() {
-                    eprintln!("error: cannot write report `{}`: {e}", file.path.display());
-                    return Exit::FAILED;
-                }
-            }
-            if summary.ok() {
-                Exit::PASSED
-            } else {
-                Exit::FAILED
-            }
-        }
-        Err(e) => {
-            eprintln!("error: cannot write the report: {e}");
-            Exit::FAILED
-        }
-    }
-}
-
-fn run_all(plan: &Plan, hosts: &[Host], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
-    out.start(plan.check_count() * hosts.len())?;
-    let mut total = Summary::default();
-    for host in hosts {
-        let s = run::execute(plan, host, opts, out)?;
-        total.passed += s.passed;
-        total.failed += s.failed;
-        total.skipped += s.skipped;
-        total.errored += s.errored;
-        total.duration += s.duration;
-    }
-    out.finish(&total)?;
-    Ok(total)
 }

@@ -22,6 +22,9 @@ pub enum Ty {
     Str,
     /// A set of texts, e.g. a user's groups.
     List,
+    /// Permission bits, observed as four octal digits (`"0644"`); specs may write
+    /// `"644"`, `"0644"`, `644` or `0o644`.
+    Mode,
     /// Long text (file content, command output). The property's plain value is a
     /// list of patterns that must all be found: a string is a substring, a table a matcher.
     Patterns,
@@ -35,6 +38,7 @@ impl Ty {
             Self::Int => "an integer",
             Self::Str => "a string",
             Self::List => "a list of strings",
+            Self::Mode => "an octal mode such as \"0644\"",
             Self::Patterns => "a string or a list of strings and matchers",
         }
     }

@@ -37,6 +37,9 @@ impl Backend for Local {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Tools' messages (`No such file`, `Permission denied`) are read by
+            // parsers; the C locale keeps them in English on every machine.
+            .env("LC_ALL", "C")
             // Its own process group, so a timeout can stop the children it started too.
             .process_group(0)
             .spawn()

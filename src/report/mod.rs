@@ -1,6 +1,7 @@
 //! Reporters turn results into text: `human`, `tap`, `junit`, `json`. They never
 //! touch a target and never choose the exit code.
 
+mod file;
 #[cfg(test)]
 mod golden;
 mod human;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 
 use crate::run::{CheckResult, Summary};
 
+pub use file::ReportFile;
 pub use human::Human;
 pub use json::Json;
 pub use junit::Junit;

@@ -22,7 +22,7 @@ pub(super) const KIND: Kind = Kind {
             Ty::Str,
             "file, directory, symlink, socket, pipe, block-device or character-device",
         ),
-        PropDef::new("mode", Ty::Str, "permission bits in octal, e.g. \"0644\""),
+        PropDef::new("mode", Ty::Mode, "permission bits in octal, e.g. \"0644\""),
         PropDef::new("owner", Ty::Str, "the owning user's name"),
         PropDef::new("group", Ty::Str, "the owning group's name"),
         PropDef::new("uid", Ty::Int, "the owning user's id"),

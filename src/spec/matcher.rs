@@ -50,6 +50,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// Permission bits written in octal digits, normalized to four (`644` → `"0644"`).
+    fn mode(&self, prop: &str, digits: &str, node: &Node<'_>) -> Result<Value, SpecError> {
+        match u32::from_str_radix(digits, 8) {
+            Ok(bits) if bits <= 0o7777 => Ok(Value::Str(format!("{bits:04o}"))),
+            _ => Err(self
+                .error(
+                    node.span(),
+                    format!("`{prop}` must be an octal mode such as \"0644\""),
+                    "not an octal mode",
+                )
+                .help("write up to four octal digits (0-7), e.g. `mode = \"0644\"`")),
+        }
+    }
+
     fn literal(&self, prop: &str, ty: Ty, node: &Node<'_>) -> Result<Value, SpecError> {
         match (node.get_ref(), ty) {
             (DeValue::Boolean(b), Ty::Bool) => Ok(Value::Bool(*b)),
@@ -68,6 +82,8 @@ impl Ctx<'_> {
                 })
             }
             (DeValue::String(s), Ty::Str | Ty::Patterns) => Ok(Value::Str(s.to_string())),
+            (DeValue::String(s), Ty::Mode) => self.mode(prop, s.trim_start_matches("0o"), node),
+            (DeValue::Integer(i), Ty::Mode) => self.mode(prop, i.as_str(), node),
             (DeValue::Array(items), Ty::List) => items
                 .iter()
                 .map(|item| match item.get_ref() {
@@ -124,6 +140,7 @@ impl Ctx<'_> {
             Ty::Int => &["not", "lt", "le", "gt", "ge", "one-of", "all", "any"],
             Ty::Str | Ty::Patterns => MATCHERS,
             Ty::List => &["contains", "not", "matches", "version", "all", "any"],
+            Ty::Mode => &["not", "one-of", "matches", "all", "any"],
         };
         let mut entries = table.iter();
         let (Some((key, arg)), None) = (entries.next(), entries.next()) else {
@@ -209,7 +226,8 @@ impl Ctx<'_> {
                     .collect::<Result<_, _>>()
                     .map(Expect::Contains)
             }
-            "not" => Ok(Expect::Not(Box::new(self.expect(prop, inner, arg)?))),
+            // For patterns (file `contains`), `not = "x"` reads "does not contain x".
+            "not" => Ok(Expect::Not(Box::new(self.expect(prop, ty, arg)?))),
             "lt" | "le" | "gt" | "ge" => {
                 let DeValue::Integer(i) = arg.get_ref() else {
                     return Err(self.error(
@@ -246,7 +264,7 @@ impl Ctx<'_> {
                 let parts = self
                     .array(name, arg)?
                     .iter()
-                    .map(|item| self.expect(prop, inner, item))
+                    .map(|item| self.expect(prop, ty, item))
                     .collect::<Result<_, _>>()?;
                 Ok(if name == "all" {
                     Expect::All(parts)
@@ -294,6 +312,7 @@ fn example(ty: Ty) -> &'static str {
         Ty::Int => "0",
         Ty::Str | Ty::Patterns => "\"...\"",
         Ty::List => "[\"...\", \"...\"]",
+        Ty::Mode => "\"0644\"",
     }
 }
 
@@ -313,4 +332,54 @@ pub(super) fn backticked(names: &[&str]) -> String {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::expect::Value;
+    use crate::spec::load_str;
+
+    /// Loads one `file` resource with `body` and judges its first check on `actual`.
+    fn holds(body: &str, actual: &str) -> bool {
+        let spec = load_str(Path::new("t.toml"), &format!("[file.\"/x\"]\n{body}\n")).unwrap();
+        spec.decls[0].checks[0]
+            .expect
+            .holds(&Value::Str(actual.into()))
+    }
+
+    #[test]
+    fn modes_are_normalized_octal() {
+        for written in [
+            "mode = \"0644\"",
+            "mode = \"644\"",
+            "mode = 644",
+            "mode = 0o644",
+        ] {
+            assert!(holds(written, "0644"), "{written}");
+        }
+        assert!(holds("mode = { one-of = [600, \"0644\"] }", "0644"));
+        assert!(!holds("mode = 600", "0644"));
+        let err = load_str(Path::new("t.toml"), "[file.\"/x\"]\nmode = \"0899\"\n").unwrap_err();
+        assert_eq!(
+            err.0[0].message,
+            "`mode` must be an octal mode such as \"0644\""
+        );
+    }
+
+    #[test]
+    fn not_on_patterns_means_does_not_contain() {
+        let content = "user www-data;\nworker_processes 4;\n";
+        assert!(holds("contains = { not = \"gzip on\" }", content));
+        assert!(!holds("contains = { not = \"worker_processes\" }", content));
+        assert!(holds(
+            "contains = { all = [\"user\", { matches = \"^worker\" }] }",
+            content
+        ));
+        assert!(!holds(
+            "contains = { any = [\"gzip\", \"brotli\"] }",
+            content
+        ));
+    }
 }

@@ -1,0 +1,176 @@
+//! `ispec run`: specs × targets (or a suite's targets and their specs) → reports.
+
+use std::io::{self, IsTerminal};
+use std::time::Duration;
+
+use super::{RunArgs, load_plan};
+use crate::backend::{self, ConnectError};
+use crate::exit::Exit;
+use crate::host::Host;
+use crate::plan::Plan;
+use crate::report::{self, Format, ReportFile, Reporter, Tee};
+use crate::run::{self, RunOptions, Summary};
+use crate::spec;
+
+/// One target and the plan it must pass.
+struct Job {
+    plan: Plan,
+    host: Host,
+}
+
+/// Runs `ispec run` and returns the exit code.
+pub(super) fn run(args: &RunArgs) -> u8 {
+    let jobs = match jobs(args) {
+        Ok(jobs) => jobs,
+        Err(code) => return code,
+    };
+    let files = match report_files(&args.reports) {
+        Ok(files) => files,
+        Err(code) => return code,
+    };
+    let color = match args.color.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => console::colors_enabled() && io::stdout().is_terminal(),
+    };
+    let mut reporters = vec![report::reporter(args.format, Box::new(io::stdout()), color)];
+    reporters.extend(
+        files
+            .iter()
+            .map(|(format, file)| report::reporter(*format, file.writer(), false)),
+    );
+    let mut out = Tee::new(reporters, progress());
+    let opts = RunOptions {
+        jobs: usize::from(args.jobs),
+        timeout: args.timeout,
+        ..RunOptions::default()
+    };
+    match run_all(&jobs, &opts, &mut out) {
+        Ok(summary) => {
+            for (_, file) in &files {
+                if let Err(e) = file.commit() {
+                    eprintln!(
+                        "error: cannot write report `{}`: {e}",
+                        file.path().display()
+                    );
+                    return Exit::FAILED;
+                }
+            }
+            if summary.ok() {
+                Exit::PASSED
+            } else {
+                Exit::FAILED
+            }
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the report: {e}");
+            Exit::FAILED
+        }
+    }
+}
+
+/// The targets and their plans: every SPEC on every `--target`, or the suite's targets.
+/// Everything is loaded and checked before any target is touched.
+fn jobs(args: &RunArgs) -> Result<Vec<Job>, u8> {
+    let mut planned: Vec<(String, Plan)> = Vec::new();
+    if args.specs.is_empty() {
+        if !args.targets.is_empty() {
+            eprintln!(
+                "error: `--target` needs SPEC arguments; a suite (`{}`) names its own targets",
+                args.suite.display()
+            );
+            return Err(Exit::INVALID);
+        }
+        if !args.suite.exists() {
+            eprintln!(
+                "error: no SPEC given and no suite `{}` here\n  = help: run `ispec run specs/` or write an `ispec.toml` (see `ispec run --help`)",
+                args.suite.display()
+            );
+            return Err(Exit::INVALID);
+        }
+        let targets = spec::load_suite(&args.suite).map_err(|errors| {
+            eprint!("{errors}");
+            Exit::INVALID
+        })?;
+        for target in targets {
+            planned.push((target.uri, load_plan(&target.specs, &args.filter)?));
+        }
+    } else {
+        let plan = || load_plan(&args.specs, &args.filter);
+        let targets = if args.targets.is_empty() {
+            vec!["local".to_string()]
+        } else {
+            args.targets.clone()
+        };
+        for target in targets {
+            planned.push((target, plan()?));
+        }
+    }
+    let mut jobs = Vec::new();
+    for (target, plan) in planned {
+        match backend::connect(&target) {
+            Ok(b) => jobs.push(Job {
+                plan,
+                host: Host::new(b),
+            }),
+            Err(e @ ConnectError::Backend(_)) => {
+                eprintln!("error: {e}");
+                return Err(Exit::UNREACHABLE);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(Exit::INVALID);
+            }
+        }
+    }
+    Ok(jobs)
+}
+
+fn report_files(reports: &[(Format, std::path::PathBuf)]) -> Result<Vec<(Format, ReportFile)>, u8> {
+    let mut files: Vec<(Format, ReportFile)> = Vec::new();
+    for (format, path) in reports {
+        if files.iter().any(|(_, f)| f.path() == path) {
+            eprintln!(
+                "error: two `--report` flags write `{}`; give each report its own file",
+                path.display()
+            );
+            return Err(Exit::INVALID);
+        }
+        match ReportFile::create(path) {
+            Ok(file) => files.push((*format, file)),
+            Err(why) => {
+                eprintln!("error: {why}");
+                return Err(Exit::INVALID);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// A progress line on standard error, only when it is a terminal.
+fn progress() -> Option<indicatif::ProgressBar> {
+    io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} checks {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    })
+}
+
+fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
+    out.start(jobs.iter().map(|j| j.plan.check_count()).sum())?;
+    let mut total = Summary::default();
+    for job in jobs {
+        let s = run::execute(&job.plan, &job.host, opts, out)?;
+        total.passed += s.passed;
+        total.failed += s.failed;
+        total.skipped += s.skipped;
+        total.errored += s.errored;
+        total.duration += s.duration;
+    }
+    out.finish(&total)?;
+    Ok(total)
+}
