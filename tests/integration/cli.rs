@@ -59,3 +59,94 @@ fn exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown target `gopher://x`"));
 }
+
+#[test]
+fn suite_runs_each_target_with_its_specs() {
+    let specs = Specs::new(&[
+        (
+            "ispec.toml",
+            "[target.base]\nlocal = true\nspecs = [\"base.toml\"]\n\n\
+             [target.more]\nlocal = true\nspecs = [\"base.toml\", \"more.toml\"]\n",
+        ),
+        ("base.toml", "[command.\"true\"]\nexit-status = 0\n"),
+        ("more.toml", "[command.\"false\"]\nexit-status = 1\n"),
+    ]);
+    let out = crate::util::ispec()
+        .current_dir(specs.dir())
+        .args(["run", "--format", "tap"])
+        .output()
+        .unwrap();
+    let tap = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{tap}");
+    assert!(tap.starts_with("TAP version 13\n1..3\n"), "{tap}");
+    assert_eq!(tap.matches("\nok ").count(), 3, "{tap}");
+
+    // `--suite` names another file; its mistakes are spec errors (exit 2).
+    let bad = specs.path("bad.toml");
+    std::fs::write(&bad, "[target.x]\nlocal = true\nspec = [\"base.toml\"]\n").unwrap();
+    let out = run(&["run", "--suite", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: unknown key `spec` in target `x`\n"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `specs`?"), "{err}");
+
+    // A target this build cannot reach yet is refused before anything runs.
+    let image = specs.path("image.toml");
+    std::fs::write(
+        &image,
+        "[target.web]\nimage = \"web:1\"\nspecs = [\"base.toml\"]\n",
+    )
+    .unwrap();
+    let out = run(&["run", "--suite", image.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: target `image:web:1` needs a backend this build does not have yet; use `local`\n"
+    );
+}
+
+#[test]
+fn run_without_spec_or_suite_says_what_to_do() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = crate::util::ispec()
+        .current_dir(empty.path())
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: no SPEC given and no suite `ispec.toml` here\n")
+    );
+}
+
+#[test]
+fn add_prints_a_spec_that_passes() {
+    let out = run(&["add", "user", "root"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.starts_with("[user.\"root\"]\nexists = true\nuid = 0\n"),
+        "{text}"
+    );
+    let specs = Specs::new(&[("added.toml", &text)]);
+    let out = run(&["run", specs.path("added.toml").to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let out = run(&["add", "usr", "root"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unknown resource kind `usr`; did you mean `user`?\n"
+    );
+    let out = run(&["add", "port", "80"]);
+    assert_eq!(out.status.code(), Some(2));
+}
