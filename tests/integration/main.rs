@@ -14,6 +14,8 @@ mod kind_addr;
 mod kind_dns;
 // Resource kind `http`: a local HTTP server and a self-signed `openssl s_server`.
 mod kind_http;
+// Ids with shell syntax reach the target as data, for every kind.
+mod injection;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
 // Resource kind `interface` on the local machine.
