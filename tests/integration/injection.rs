@@ -2,6 +2,8 @@
 //! every kind but `command` (whose text is a command by intent) is given ids that would
 //! create a marker file if any shell ran them, and no marker may appear.
 
+use std::fmt::Write as _;
+
 use crate::util::ispec;
 
 /// Ids that create `pwned` in the working folder if a shell ever evaluates them.
@@ -78,7 +80,7 @@ fn ids_with_shell_syntax_stay_data() {
         for id in ids(kind, *absolute) {
             if valid(work.path(), kind, prop, &id) {
                 let value = if *prop == "status" { "200" } else { "true" };
-                spec.push_str(&format!("[{kind}.{}]\n{prop} = {value}\n\n", toml_key(&id)));
+                let _ = write!(spec, "[{kind}.{}]\n{prop} = {value}\n\n", toml_key(&id));
                 any = true;
             }
         }
