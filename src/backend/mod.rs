@@ -1,12 +1,16 @@
 //! Backends move bytes to and from a target: run a program, read a file. They know
 //! nothing of resources; [`crate::host::Host`] adds memoization on top.
 
+#[cfg(test)]
+mod elsewhere;
 mod local;
 
 use std::time::Duration;
 
 use crate::cmd::{Cmd, Output};
 
+#[cfg(test)]
+pub(crate) use elsewhere::Elsewhere;
 pub use local::Local;
 
 /// Why a backend could not do what was asked.

@@ -242,27 +242,9 @@ mod tests {
         assert!(!reachable(&format!("udp://127.0.0.1:{closed_port}")));
     }
 
-    /// This machine dressed as another target, so the command path (what a Docker
-    /// or SSH target would run) runs for real here.
-    struct Elsewhere;
-
-    impl crate::backend::Backend for Elsewhere {
-        fn target(&self) -> &'static str {
-            "test://elsewhere"
-        }
-
-        fn exec(
-            &self,
-            cmd: &crate::cmd::Cmd,
-            timeout: Duration,
-        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
-            Local::new().exec(cmd, timeout)
-        }
-    }
-
     #[test]
     fn other_targets_are_unsupported() {
-        let host = Host::new(Box::new(Elsewhere));
+        let host = Host::new(Box::new(crate::backend::Elsewhere));
         let err = new("tcp://127.0.0.1:22", &Options::new())
             .unwrap()
             .probe(&host, &["reachable"])

@@ -145,17 +145,12 @@ fn parse_ahosts(text: &str) -> Result<BTreeSet<IpAddr>, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/dns/{os}/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("dns", os, case)
     }
 
     fn strings(set: &BTreeSet<IpAddr>) -> Vec<String> {
@@ -221,28 +216,10 @@ mod tests {
         }
     }
 
-    /// This machine dressed as another target, so the command path (what a Docker
-    /// or SSH target would run) runs for real here.
-    struct Elsewhere;
-
-    impl crate::backend::Backend for Elsewhere {
-        fn target(&self) -> &'static str {
-            "test://elsewhere"
-        }
-
-        fn exec(
-            &self,
-            cmd: &crate::cmd::Cmd,
-            timeout: Duration,
-        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
-            Local::new().exec(cmd, timeout)
-        }
-    }
-
     #[test]
     fn getent_on_another_target() {
         // `localhost` is in /etc/hosts, so no DNS query leaves the machine.
-        let host = Host::new(Box::new(Elsewhere));
+        let host = Host::new(Box::new(crate::backend::Elsewhere));
         let seen = new("localhost", &Options::new())
             .unwrap()
             .probe(&host, &["addrs"])

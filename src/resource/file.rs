@@ -237,11 +237,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/file/{os}/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("file", os, case)
     }
 
     #[test]

@@ -133,11 +133,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(os: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/group/{os}/group.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("group", os, "group")
     }
 
     fn find<'a>(entries: &'a [GroupEntry], name: &str) -> &'a GroupEntry {

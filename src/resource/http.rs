@@ -467,28 +467,11 @@ mod tests {
         );
     }
 
-    /// This machine dressed as another target, so the command path (what a Docker
-    /// or SSH target would run) runs for real here.
-    struct Elsewhere;
-
-    impl crate::backend::Backend for Elsewhere {
-        fn target(&self) -> &'static str {
-            "test://elsewhere"
-        }
-
-        fn exec(
-            &self,
-            cmd: &crate::cmd::Cmd,
-            timeout: Duration,
-        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
-            Local::new().exec(cmd, timeout)
-        }
-    }
-
     #[test]
     fn curl_on_another_target() {
         let port = serve();
-        let host = Host::new(Box::new(Elsewhere)).with_timeout(Duration::from_secs(5));
+        let host =
+            Host::new(Box::new(crate::backend::Elsewhere)).with_timeout(Duration::from_secs(5));
         let all = ["status", "headers", "body"];
         let seen = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
             .unwrap()

@@ -307,11 +307,7 @@ mod tests {
     use crate::backend::{Backend, BackendError, Local};
 
     fn fixture(os: &str, case: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/interface/{os}/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("interface", os, case)
     }
 
     fn of<'a>(all: &'a [(String, String)], name: &str) -> Vec<&'a str> {

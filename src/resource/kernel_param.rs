@@ -136,11 +136,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(case: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/kernel-param/debian-12/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("kernel-param", "debian-12", case)
     }
 
     #[test]

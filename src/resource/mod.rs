@@ -188,6 +188,16 @@ pub fn wants(wanted: &[&'static str], prop: &str) -> bool {
     wanted.contains(&prop)
 }
 
+/// Captured output for parser tests: `fixtures/probes/<kind>/<os>/<case>.txt`.
+#[cfg(test)]
+pub(crate) fn fixture(kind: &str, os: &str, case: &str) -> String {
+    let path = format!(
+        "{}/fixtures/probes/{kind}/{os}/{case}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture `{path}`: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,11 +247,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(os: &str, file: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/port/{os}/{file}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("port", os, file)
     }
 
     /// The tables of `proto` from a fixture folder; as on a target, a missing IPv6

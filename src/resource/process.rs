@@ -217,11 +217,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(os: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/probes/process/{os}/processes.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("process", os, "processes").into_bytes()
     }
 
     fn named<'a>(entries: &'a [ProcEntry], name: &str) -> Vec<&'a ProcEntry> {

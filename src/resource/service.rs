@@ -329,11 +329,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/service/{os}/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("service", os, case)
     }
 
     fn one_unit(case: &str) -> (bool, bool) {

@@ -147,11 +147,7 @@ mod tests {
     use crate::backend::Local;
 
     fn fixture(kind: &str, os: &str, file: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/probes/{kind}/{os}/{file}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture(kind, os, file)
     }
 
     fn user(os: &str, name: &str) -> (PasswdEntry, Vec<String>) {

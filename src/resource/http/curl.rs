@@ -160,11 +160,7 @@ mod tests {
     use crate::resource::{OptValue, Options};
 
     fn fixture(os: &str, case: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/fixtures/probes/http/{os}/{case}.txt",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::resource::fixture("http", os, case).into_bytes()
     }
 
     #[test]
