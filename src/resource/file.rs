@@ -5,7 +5,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sha2::{Digest, Sha256};
+use md5::Md5;
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
@@ -41,10 +42,19 @@ pub(super) const KIND: Kind = Kind {
             Ty::Str,
             "the SHA-256 of the content, lowercase hex",
         ),
+        PropDef::new(
+            "sha512",
+            Ty::Str,
+            "the SHA-512 of the content, lowercase hex",
+        ),
+        PropDef::new("md5", Ty::Str, "the MD5 of the content, lowercase hex"),
     ],
     options: &[],
     new,
 };
+
+/// The properties that need the file's content read.
+const CONTENT_PROPS: [&str; 5] = ["contains", "content", "sha256", "sha512", "md5"];
 
 #[derive(Debug)]
 struct File {
@@ -178,19 +188,18 @@ impl Resource for File {
         if wants(wanted, "linked-to") {
             seen.put("linked-to", self.link_target(host, stat.kind));
         }
-        if ["contains", "content", "sha256"]
-            .iter()
-            .any(|p| wants(wanted, p))
-        {
+        if CONTENT_PROPS.iter().any(|p| wants(wanted, p)) {
             match self.content(host) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
                     seen.set("sha256", Value::Str(hex(&Sha256::digest(&bytes))));
+                    seen.set("sha512", Value::Str(hex(&Sha512::digest(&bytes))));
+                    seen.set("md5", Value::Str(hex(&Md5::digest(&bytes))));
                     seen.set("contains", Value::Str(text.clone()));
                     seen.set("content", Value::Str(text));
                 }
                 Err(e) => {
-                    for p in ["contains", "content", "sha256"] {
+                    for p in CONTENT_PROPS {
                         seen.fail(p, e.clone());
                     }
                 }
@@ -265,6 +274,10 @@ mod tests {
         let host = Host::new(Box::new(Local::new()));
         let file = new(path.to_str().unwrap(), &Options::new()).unwrap();
         let seen = file.probe(&host, &["sha256", "content"]).unwrap();
+        assert_eq!(
+            seen.get("md5").unwrap(),
+            &Value::Str("0f723ae7f9bf07744445e93ac5595156".into())
+        );
         assert_eq!(seen.get("type").unwrap(), &Value::Str("file".into()));
         assert_eq!(seen.get("size").unwrap(), &Value::Int(12));
         assert_eq!(

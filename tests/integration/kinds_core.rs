@@ -20,6 +20,8 @@ size = 23
 contains = ["welcome", {{ matches = "^user\\s+www-data;" }}]
 sha256 = {{ matches = "^[0-9a-f]{{64}}$" }}
 owner = "nobody-at-all"
+linked-to = "/elsewhere"
+md5 = "4a0b0b1d3a34bd7a7a6b8c66ad61fc2b"
 
 [file."{l}"]
 type = "symlink"
@@ -38,6 +40,13 @@ mode = "0600"
     for prop in ["exists", "type", "mode", "size", "contains", "sha256"] {
         assert_eq!(outcome(&doc, "file", p, prop), "pass", "{prop}");
     }
+    let not_a_link = result(&doc, "file", p, "linked-to");
+    assert_eq!(not_a_link["outcome"], "error");
+    assert_eq!(
+        not_a_link["message"],
+        format!("`{p}` is a file, not a symlink")
+    );
+    assert_eq!(outcome(&doc, "file", p, "md5"), "fail");
     let owner = result(&doc, "file", p, "owner");
     assert_eq!(owner["outcome"], "fail");
     assert_eq!(owner["expected"], "\"nobody-at-all\"");
