@@ -51,23 +51,13 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct SpecArgs {
-    /// Spec files or folders of `*.toml` specs.
-    #[arg(value_name = "SPEC_OR_DIR", required = true)]
-    specs: Vec<PathBuf>,
-    /// Keep only resources whose `kind id` or title contains this (repeatable).
-    #[arg(long, value_name = "TEXT")]
-    filter: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct RunArgs {
     /// Spec files or folders of `*.toml` specs; none: the suite (`ispec.toml`).
     #[arg(value_name = "SPEC_OR_DIR")]
     specs: Vec<PathBuf>,
     /// Keep only resources whose `kind id` or title contains this (repeatable).
     #[arg(long, value_name = "TEXT")]
     filter: Vec<String>,
-    /// The suite file to run when no SPEC is given.
+    /// The suite file to use when no SPEC is given.
     #[arg(
         long,
         value_name = "FILE",
@@ -75,6 +65,12 @@ struct RunArgs {
         conflicts_with = "specs"
     )]
     suite: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    specs: SpecArgs,
     /// Target to check (repeatable): `local` (the default).
     #[arg(short, long = "target", value_name = "URI")]
     targets: Vec<String>,
@@ -90,6 +86,9 @@ struct RunArgs {
     /// Time limit for observing one resource, e.g. `30s`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Human format: show only resources that failed or errored.
+    #[arg(short, long)]
+    quiet: bool,
     /// Colors in the human format: auto (terminal, no NO_COLOR), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
@@ -142,8 +141,43 @@ struct AddArgs {
     target: String,
 }
 
-fn load(args: &SpecArgs) -> Result<Plan, u8> {
-    load_plan(&args.specs, &args.filter)
+/// What to check: every SPEC on each of `targets` (`local` when none), or, with no
+/// SPEC, the suite's targets and the specs each must pass. Everything is loaded and
+/// type-checked before anything runs; errors are printed and become the exit code.
+fn planned(args: &SpecArgs, targets: &[String]) -> Result<Vec<(String, Plan)>, u8> {
+    if !args.specs.is_empty() {
+        let targets = if targets.is_empty() {
+            vec!["local".to_string()]
+        } else {
+            targets.to_vec()
+        };
+        return targets
+            .into_iter()
+            .map(|t| Ok((t, load_plan(&args.specs, &args.filter)?)))
+            .collect();
+    }
+    if !targets.is_empty() {
+        eprintln!(
+            "error: `--target` needs SPEC arguments; a suite (`{}`) names its own targets",
+            args.suite.display()
+        );
+        return Err(Exit::INVALID);
+    }
+    if !args.suite.exists() {
+        eprintln!(
+            "error: no SPEC given and no suite `{}` here\n  = help: name specs (`ispec run specs/`) or write an `ispec.toml` (see the book's Commands chapter)",
+            args.suite.display()
+        );
+        return Err(Exit::INVALID);
+    }
+    let suite = spec::load_suite(&args.suite).map_err(|errors| {
+        eprint!("{errors}");
+        Exit::INVALID
+    })?;
+    suite
+        .into_iter()
+        .map(|t| Ok((t.uri, load_plan(&t.specs, &args.filter)?)))
+        .collect()
 }
 
 /// Loads and plans specs, printing spec errors; the error is the exit code.
@@ -163,13 +197,21 @@ fn load_plan(specs: &[PathBuf], filter: &[String]) -> Result<Plan, u8> {
 }
 
 fn validate(args: &SpecArgs) -> u8 {
-    match load(args) {
-        Ok(plan) => {
+    match planned(args, &[]) {
+        Ok(plans) => {
+            let resources: usize = plans.iter().map(|(_, p)| p.decls.len()).sum();
+            let checks: usize = plans.iter().map(|(_, p)| p.check_count()).sum();
+            let mut files: Vec<_> = plans.iter().flat_map(|(_, p)| p.files.iter()).collect();
+            files.sort();
+            files.dedup();
+            let targets = if args.specs.is_empty() {
+                format!(" for {} targets", plans.len())
+            } else {
+                String::new()
+            };
             println!(
-                "ok: {} resources, {} checks in {} spec files",
-                plan.decls.len(),
-                plan.check_count(),
-                plan.files.len()
+                "ok: {resources} resources, {checks} checks in {} spec files{targets}",
+                files.len()
             );
             Exit::PASSED
         }
@@ -178,20 +220,25 @@ fn validate(args: &SpecArgs) -> u8 {
 }
 
 fn list(args: &SpecArgs) -> u8 {
-    match load(args) {
-        Ok(plan) => {
+    match planned(args, &[]) {
+        Ok(plans) => {
             let mut out = io::stdout().lock();
-            for decl in &plan.decls {
-                for check in &decl.checks {
-                    let _ = writeln!(
-                        out,
-                        "{} {} › {} = {}  ({})",
-                        decl.kind.key,
-                        decl.id,
-                        check.prop.name,
-                        check.expect,
-                        check.location.short()
-                    );
+            for (target, plan) in &plans {
+                if args.specs.is_empty() {
+                    let _ = writeln!(out, "# target {target}");
+                }
+                for decl in &plan.decls {
+                    for check in &decl.checks {
+                        let _ = writeln!(
+                            out,
+                            "{} {} › {} = {}  ({})",
+                            decl.kind.key,
+                            decl.id,
+                            check.prop.name,
+                            check.expect,
+                            check.location.short()
+                        );
+                    }
                 }
             }
             Exit::PASSED

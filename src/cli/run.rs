@@ -3,14 +3,13 @@
 use std::io::{self, IsTerminal};
 use std::time::Duration;
 
-use super::{RunArgs, load_plan};
+use super::{RunArgs, planned};
 use crate::backend::{self, ConnectError};
 use crate::exit::Exit;
 use crate::host::Host;
 use crate::plan::Plan;
 use crate::report::{self, Format, ReportFile, Reporter, Tee};
 use crate::run::{self, RunOptions, Summary};
-use crate::spec;
 
 /// One target and the plan it must pass.
 struct Job {
@@ -33,7 +32,12 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         "never" => false,
         _ => console::colors_enabled() && io::stdout().is_terminal(),
     };
-    let mut reporters = vec![report::reporter(args.format, Box::new(io::stdout()), color)];
+    let stdout = Box::new(io::stdout());
+    let mut reporters = vec![if args.quiet && args.format == Format::Human {
+        Box::new(report::Human::new(stdout, color).quiet())
+    } else {
+        report::reporter(args.format, stdout, color)
+    }];
     reporters.extend(
         files
             .iter()
@@ -69,45 +73,10 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     }
 }
 
-/// The targets and their plans: every SPEC on every `--target`, or the suite's targets.
-/// Everything is loaded and checked before any target is touched.
+/// The targets and their plans, each target connected.
 fn jobs(args: &RunArgs) -> Result<Vec<Job>, u8> {
-    let mut planned: Vec<(String, Plan)> = Vec::new();
-    if args.specs.is_empty() {
-        if !args.targets.is_empty() {
-            eprintln!(
-                "error: `--target` needs SPEC arguments; a suite (`{}`) names its own targets",
-                args.suite.display()
-            );
-            return Err(Exit::INVALID);
-        }
-        if !args.suite.exists() {
-            eprintln!(
-                "error: no SPEC given and no suite `{}` here\n  = help: run `ispec run specs/` or write an `ispec.toml` (see `ispec run --help`)",
-                args.suite.display()
-            );
-            return Err(Exit::INVALID);
-        }
-        let targets = spec::load_suite(&args.suite).map_err(|errors| {
-            eprint!("{errors}");
-            Exit::INVALID
-        })?;
-        for target in targets {
-            planned.push((target.uri, load_plan(&target.specs, &args.filter)?));
-        }
-    } else {
-        let plan = || load_plan(&args.specs, &args.filter);
-        let targets = if args.targets.is_empty() {
-            vec!["local".to_string()]
-        } else {
-            args.targets.clone()
-        };
-        for target in targets {
-            planned.push((target, plan()?));
-        }
-    }
     let mut jobs = Vec::new();
-    for (target, plan) in planned {
+    for (target, plan) in planned(&args.specs, &args.targets)? {
         match backend::connect(&target) {
             Ok(b) => jobs.push(Job {
                 plan,

@@ -12,6 +12,7 @@ use crate::run::{CheckResult, Outcome, Summary};
 pub struct Human {
     out: Box<dyn Write + Send>,
     color: bool,
+    quiet: bool,
     target: Option<String>,
 }
 
@@ -21,8 +22,17 @@ impl Human {
         Self {
             out,
             color,
+            quiet: false,
             target: None,
         }
+    }
+
+    /// Shows only resources that failed or errored (and the summary): for long specs
+    /// where the passing lines would bury the news.
+    #[must_use]
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     fn style(&self, style: Style) -> Style {
@@ -45,6 +55,12 @@ impl Reporter for Human {
         let Some(first) = results.first() else {
             return Ok(());
         };
+        let news = results
+            .iter()
+            .any(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error(_)));
+        if self.quiet && !news {
+            return Ok(());
+        }
         if self.target.as_deref() != Some(first.target.as_str()) {
             let header = self.style(Style::new().bold());
             writeln!(

@@ -81,6 +81,25 @@ fn suite_runs_each_target_with_its_specs() {
     assert!(tap.starts_with("TAP version 13\n1..3\n"), "{tap}");
     assert_eq!(tap.matches("\nok ").count(), 3, "{tap}");
 
+    // `validate` and `list` read the same suite.
+    let out = crate::util::ispec()
+        .current_dir(specs.dir())
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok: 3 resources, 3 checks in 2 spec files for 2 targets\n"
+    );
+    let out = crate::util::ispec()
+        .current_dir(specs.dir())
+        .arg("list")
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listing.matches("# target local\n").count(), 2, "{listing}");
+    assert_eq!(listing.lines().count(), 5, "{listing}");
+
     // `--suite` names another file; its mistakes are spec errors (exit 2).
     let bad = specs.path("bad.toml");
     std::fs::write(&bad, "[target.x]\nlocal = true\nspec = [\"base.toml\"]\n").unwrap();
@@ -149,4 +168,19 @@ fn add_prints_a_spec_that_passes() {
     );
     let out = run(&["add", "port", "80"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn quiet_shows_only_news() {
+    let specs = Specs::new(&[(
+        "q.toml",
+        "[command.\"true\"]\nexit-status = 0\n\n[command.\"false\"]\nexit-status = 0\n",
+    )]);
+    let path = specs.path("q.toml");
+    let out = run(&["run", path.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("command true"), "{text}");
+    assert!(text.contains("✗ command false"), "{text}");
+    assert!(text.contains("2 checks: 1 passed, 1 failed"), "{text}");
 }
