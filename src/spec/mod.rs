@@ -1,6 +1,7 @@
 //! Specs: what the user declared, loaded and type-checked without touching a target.
 
 mod decl;
+mod declare;
 mod error;
 mod load;
 mod matcher;

@@ -83,18 +83,3 @@ fn bad_names_are_spec_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a part cannot be `.` or `..`"), "{err}");
 }
-
-#[test]
-fn the_example_passes() {
-    let example = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/specs/examples/kernel-param.toml"
-    );
-    let out = run(&["run", example]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}

@@ -1,6 +1,6 @@
 //! `mount` end to end on the local machine: passing, failing, skipped.
 
-use crate::util::{outcome, result, run, run_json};
+use crate::util::{outcome, result, run_json};
 
 #[test]
 fn mount_properties() {
@@ -45,16 +45,4 @@ fn a_directory_that_is_not_a_mount_point() {
     let slash = format!("{path}/");
     assert_eq!(outcome(&doc, "mount", &slash, "exists"), "fail");
     assert_eq!(outcome(&doc, "mount", &slash, "filesystem"), "skip");
-}
-
-#[test]
-fn the_example_passes() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/examples/mount.toml");
-    let out = run(&["run", example]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }

@@ -184,15 +184,3 @@ fn bad_names_are_spec_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
-#[test]
-fn the_book_example_passes() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/examples/package.toml");
-    let out = run(&["run", example]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::util::{outcome, result, run, run_json};
+use crate::util::{outcome, result, run_json};
 
 /// A copy of `sleep` running under another name; killed by its pid when dropped, so
 /// a failing assertion does not leave it behind.
@@ -123,16 +123,4 @@ fn a_stopped_process_is_no_longer_running() {
     let (code, doc) = run_json(&spec);
     assert_eq!(code, 1);
     assert_eq!(outcome(&doc, "process", &name, "running"), "fail");
-}
-
-#[test]
-fn example_passes() {
-    let path = format!("{}/specs/examples/process.toml", env!("CARGO_MANIFEST_DIR"));
-    let out = run(&["run", &path]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
 }

@@ -49,26 +49,6 @@ running = false
 }
 
 #[test]
-fn the_book_example_errors_here() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/specs/examples/service.toml");
-    let out = run(&["run", example, "--format", "json"]);
-    assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let results = doc["results"].as_array().unwrap();
-    assert!(!results.is_empty());
-    for r in results {
-        assert_eq!(r["kind"], "service");
-        assert_eq!(r["outcome"], "error", "{r}");
-        let message = r["message"].as_str().unwrap();
-        assert!(
-            message.contains(&format!("PID 1 is `{}`", pid1())),
-            "{message}"
-        );
-        assert!(message.contains("[process."), "{message}");
-    }
-}
-
-#[test]
 fn bad_names_are_spec_errors() {
     let specs = Specs::new(&[(
         "spec.toml",

@@ -68,15 +68,3 @@ fn user_names_are_checked_before_running() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
-#[test]
-fn example_passes() {
-    let path = format!("{}/specs/examples/user.toml", env!("CARGO_MANIFEST_DIR"));
-    let out = run(&["run", &path]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-}
