@@ -107,6 +107,11 @@ impl Host {
         }
     }
 
+    /// This machine, through the local backend.
+    pub fn local() -> Self {
+        Self::new(Box::new(crate::backend::Local::new()))
+    }
+
     /// The same host with another time limit for each call.
     #[must_use]
     pub fn with_timeout(&self, timeout: Duration) -> Self {
@@ -221,11 +226,10 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     #[test]
     fn reads_are_shared_until_fresh() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let file = tempfile::NamedTempFile::new().unwrap();
         let path = file.path().to_str().unwrap().to_string();
         std::fs::write(&path, "one").unwrap();
@@ -248,7 +252,7 @@ mod tests {
 
     #[test]
     fn missing_tools_are_probe_errors() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         assert_eq!(
             host.run(&Cmd::new("ispec-no-such-tool")).unwrap_err(),
             ProbeError::ToolMissing("ispec-no-such-tool".into())

@@ -5,11 +5,11 @@
 //! [`host::Host`], judged locally ([`run`]) and reported ([`report`]).
 //!
 //! ```no_run
-//! use ispec::{backend::Local, host::Host, plan::{Filter, Plan}, report, run};
+//! use ispec::{host::Host, plan::{Filter, Plan}, report, run};
 //!
 //! let spec = ispec::spec::load(&["specs/examples/localhost.toml".into()]).expect("valid spec");
 //! let plan = Plan::build(spec, &Filter::default());
-//! let host = Host::new(Box::new(Local::new()));
+//! let host = Host::local();
 //! let mut out = report::reporter(report::Format::Tap, Box::new(std::io::stdout()), false);
 //! out.start(plan.check_count()).unwrap();
 //! let summary = run::execute(&plan, &host, &run::RunOptions::default(), out.as_mut()).unwrap();

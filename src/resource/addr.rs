@@ -170,10 +170,9 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::backend::Local;
 
     fn reachable(id: &str) -> bool {
-        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_secs(5));
+        let host = Host::local().with_timeout(Duration::from_secs(5));
         let seen = new(id, &Options::new())
             .unwrap()
             .probe(&host, &["reachable"])

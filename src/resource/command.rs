@@ -74,11 +74,10 @@ fn trim_end(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
     use crate::resource::OptValue;
 
     fn observe(id: &str, options: &Options) -> Observed {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         new(id, options).unwrap().probe(&host, &[]).unwrap()
     }
 
@@ -105,7 +104,7 @@ mod tests {
     fn missing_program_is_an_error() {
         let mut options = Options::new();
         options.insert("exec", OptValue::StrList(vec!["ispec-no-such-tool".into()]));
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let err = new("x", &options).unwrap().probe(&host, &[]).unwrap_err();
         assert_eq!(err, ProbeError::ToolMissing("ispec-no-such-tool".into()));
         assert!(new("  ", &Options::new()).is_err());

@@ -147,7 +147,6 @@ fn parse_ahosts(text: &str) -> Result<BTreeSet<IpAddr>, String> {
 mod tests {
 
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
         crate::resource::fixture("dns", os, case)
@@ -234,7 +233,7 @@ mod tests {
     #[test]
     fn resolves_localhost_from_etc_hosts() {
         // `localhost` is in /etc/hosts, so no DNS query leaves the machine.
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let seen = new("localhost", &Options::new())
             .unwrap()
             .probe(&host, &["resolvable", "addrs"])

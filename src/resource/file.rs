@@ -243,7 +243,6 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
         crate::resource::fixture("file", os, case)
@@ -271,7 +270,7 @@ mod tests {
         std::fs::write(&path, "hello\nworld\n").unwrap();
         let link = dir.path().join("l");
         std::os::unix::fs::symlink(&path, &link).unwrap();
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let file = new(path.to_str().unwrap(), &Options::new()).unwrap();
         let seen = file.probe(&host, &["sha256", "content"]).unwrap();
         assert_eq!(

@@ -130,7 +130,6 @@ impl Resource for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str) -> String {
         crate::resource::fixture("group", os, "group")
@@ -184,7 +183,7 @@ mod tests {
 
     #[test]
     fn observes_the_local_root_group() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let seen = new("root", &Options::new())
             .unwrap()
             .probe(&host, &["gid"])

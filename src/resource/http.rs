@@ -332,7 +332,6 @@ mod tests {
     use std::net::TcpListener;
 
     use super::*;
-    use crate::backend::Local;
     use crate::resource::OptValue;
 
     /// Serves HTTP/1.1 on 127.0.0.1: `/` is 200 with a header and a body, `/old`
@@ -396,7 +395,7 @@ mod tests {
     }
 
     fn probe(url: &str, options: &Options) -> Result<Observed, ProbeError> {
-        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_secs(5));
+        let host = Host::local().with_timeout(Duration::from_secs(5));
         new(url, options)
             .unwrap()
             .probe(&host, &["status", "headers", "body"])
@@ -527,7 +526,7 @@ mod tests {
             let held: Vec<_> = listener.incoming().collect();
             drop(held);
         });
-        let host = Host::new(Box::new(Local::new())).with_timeout(Duration::from_millis(300));
+        let host = Host::local().with_timeout(Duration::from_millis(300));
         let err = new(&format!("http://127.0.0.1:{port}/"), &Options::new())
             .unwrap()
             .probe(&host, &["status"])

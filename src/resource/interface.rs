@@ -304,7 +304,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::backend::{Backend, BackendError, Local};
+    use crate::backend::{Backend, BackendError};
 
     fn fixture(os: &str, case: &str) -> String {
         crate::resource::fixture("interface", os, case)
@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn observes_local_loopback() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let seen = new("lo", &Options::new())
             .unwrap()
             .probe(&host, &["exists", "addrs", "up"])

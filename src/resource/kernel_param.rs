@@ -133,7 +133,6 @@ impl Resource for KernelParam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(case: &str) -> String {
         crate::resource::fixture("kernel-param", "debian-12", case)
@@ -199,7 +198,7 @@ mod tests {
 
     #[test]
     fn observes_the_local_kernel() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let probe = |id: &str| new(id, &Options::new()).unwrap().probe(&host, &["value"]);
         let seen = probe("kernel.ostype").unwrap();
         assert_eq!(seen.get("value").unwrap(), &Value::Str("Linux".into()));

@@ -147,7 +147,6 @@ impl Resource for Mount {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn entries(os: &str) -> Vec<Entry> {
         parse_mounts(
@@ -211,7 +210,7 @@ mod tests {
                 .unwrap_err()
                 .contains("absolute")
         );
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         for id in ["/proc", "/proc/"] {
             let seen = new(id, &Options::new())
                 .unwrap()
@@ -235,7 +234,7 @@ mod tests {
 
     #[test]
     fn one_read_serves_every_mount_check() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         for id in ["/", "/proc", "/sys", "/nonexistent/ispec"] {
             new(id, &Options::new())
                 .unwrap()

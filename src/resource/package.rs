@@ -237,7 +237,6 @@ impl Resource for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
         crate::resource::fixture("package", os, case)
@@ -320,7 +319,7 @@ mod tests {
     #[test]
     fn observes_this_machine() {
         // The test machine is Debian 12 (see `fixtures/probes/package/debian-12`).
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let seen = new("dpkg", &Options::new())
             .unwrap()
             .probe(&host, &["installed", "version"])

@@ -244,7 +244,6 @@ impl Resource for Port {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str, file: &str) -> String {
         crate::resource::fixture("port", os, file)
@@ -467,7 +466,7 @@ mod tests {
     fn observes_a_local_listener() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let probe = |id: String| {
             new(&id, &Options::new())
                 .unwrap()

@@ -214,7 +214,6 @@ impl Resource for Process {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str) -> Vec<u8> {
         crate::resource::fixture("process", os, "processes").into_bytes()
@@ -290,7 +289,7 @@ mod tests {
 
     #[test]
     fn the_script_lists_local_processes_but_not_itself() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let entries = processes(&host).unwrap();
         let me = std::process::id();
         let this = entries.iter().find(|p| p.pid == me).unwrap();

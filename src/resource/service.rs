@@ -326,7 +326,6 @@ impl Resource for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(os: &str, case: &str) -> String {
         crate::resource::fixture("service", os, case)
@@ -445,7 +444,7 @@ mod tests {
     #[test]
     fn this_machine_has_no_init() {
         // The test machine is a container whose PID 1 is not an init system.
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap();
         assert!(!["systemd", "init", "openrc-init"].contains(&pid1.trim()));
         let err = new("cron", &Options::new())

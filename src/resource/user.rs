@@ -144,7 +144,6 @@ impl Resource for User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::Local;
 
     fn fixture(kind: &str, os: &str, file: &str) -> String {
         crate::resource::fixture(kind, os, file)
@@ -218,7 +217,7 @@ mod tests {
 
     #[test]
     fn observes_local_root() {
-        let host = Host::new(Box::new(Local::new()));
+        let host = Host::local();
         let seen = new("root", &Options::new())
             .unwrap()
             .probe(&host, &["groups", "home"])
