@@ -70,7 +70,9 @@ fn case(r: &CheckResult) -> TestCase {
         }
     };
     let mut case = TestCase::new(format!("{} › {}", r.resource_name(), r.property), status);
-    case.set_classname(format!("{}.{}", r.kind, r.id));
+    // Jenkins splits a classname at its last dot into package and class; a kind has
+    // no dot, so results group as target (package) › kind (class), whatever the id.
+    case.set_classname(format!("{}.{}", r.target, r.kind));
     case.set_time(r.duration);
     case
 }
