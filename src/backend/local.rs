@@ -128,6 +128,9 @@ mod tests {
         assert_eq!(out.stderr_text(), "err");
         let out = Local.exec(&Cmd::new("cat").stdin("fed"), T).unwrap();
         assert_eq!(out.stdout, b"fed");
+        // Messages that parsers read are in English whatever the machine's locale.
+        let out = Local.exec(&Cmd::shell("printf %s \"$LC_ALL\""), T).unwrap();
+        assert_eq!(out.stdout, b"C");
     }
 
     #[test]
