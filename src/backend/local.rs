@@ -3,6 +3,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -71,8 +72,8 @@ impl Backend for Local {
         };
         Ok(Output {
             status: status.code(),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: stdout.collect(),
+            stderr: stderr.collect(),
         })
     }
 
@@ -89,14 +90,42 @@ impl Backend for Local {
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
+/// How long output is still gathered after the command exited. A program that leaves a
+/// child behind (`nginx` daemonizing, `sleep 60 &`) passes it the pipe, which then never
+/// closes; what was written until the grace ran out is the output.
+const EXIT_GRACE: Duration = Duration::from_millis(500);
+
+/// A pipe read on its own thread into a shared buffer.
+struct Drain {
+    buf: Arc<Mutex<Vec<u8>>>,
+    closed: mpsc::Receiver<()>,
+}
+
+impl Drain {
+    /// What was read once the pipe closed, or once [`EXIT_GRACE`] ran out.
+    fn collect(self) -> Vec<u8> {
+        let _ = self.closed.recv_timeout(EXIT_GRACE);
+        std::mem::take(&mut *self.buf.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> Drain {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let (tx, closed) = mpsc::channel();
+    let shared = Arc::clone(&buf);
     thread::spawn(move || {
-        let mut buf = Vec::new();
         if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut buf);
+            let mut chunk = [0u8; 8192];
+            while let Ok(n @ 1..) = pipe.read(&mut chunk) {
+                shared
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend_from_slice(&chunk[..n]);
+            }
         }
-        buf
-    })
+        let _ = tx.send(());
+    });
+    Drain { buf, closed }
 }
 
 /// Stops every process of the group a timed-out command started.
@@ -131,6 +160,24 @@ mod tests {
         // Messages that parsers read are in English whatever the machine's locale.
         let out = Local.exec(&Cmd::shell("printf %s \"$LC_ALL\""), T).unwrap();
         assert_eq!(out.stdout, b"C");
+    }
+
+    #[test]
+    fn a_child_left_behind_does_not_hold_the_command() {
+        let started = std::time::Instant::now();
+        let out = Local
+            .exec(&Cmd::shell("sleep 5 & echo $!; exit 0"), T)
+            .unwrap();
+        let pid = out.stdout_text().trim().to_string();
+        // The test's own leftover: stopped by its pid.
+        let _ = Command::new("kill").arg(&pid).status();
+        assert!(pid.parse::<u32>().is_ok(), "{pid:?}");
+        assert!(out.success());
+        assert!(started.elapsed() < Duration::from_secs(4));
+        let big = Local
+            .exec(&Cmd::shell("head -c 3000000 /dev/zero"), T)
+            .unwrap();
+        assert_eq!(big.stdout.len(), 3_000_000);
     }
 
     #[test]
