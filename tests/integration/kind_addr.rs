@@ -3,7 +3,7 @@
 
 use std::net::{TcpListener, UdpSocket};
 
-use crate::util::{outcome, result, run_json};
+use crate::util::{outcome, result, run_json, validate};
 
 #[test]
 fn tcp_open_and_closed() {
@@ -86,15 +86,8 @@ reachable = true
 
 #[test]
 fn bad_ids_are_spec_errors() {
-    let specs =
-        crate::util::Specs::new(&[("spec.toml", "[addr.\"127.0.0.1:80\"]\nreachable = true\n")]);
-    let out = crate::util::ispec()
-        .arg("validate")
-        .arg(specs.path("spec.toml"))
-        .output()
-        .expect("ispec runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = validate("[addr.\"127.0.0.1:80\"]\nreachable = true\n");
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("`127.0.0.1:80` has no `tcp://` or `udp://`"),
         "{stderr}"

@@ -1,7 +1,7 @@
 //! `dns` end to end on the local machine. Only `localhost` is resolved: it is in
 //! /etc/hosts, so no DNS query leaves the machine.
 
-use crate::util::{outcome, result, run_json};
+use crate::util::{outcome, result, run_json, validate};
 
 #[test]
 fn localhost_resolves_from_etc_hosts() {
@@ -32,13 +32,7 @@ fn wrong_addresses_fail() {
 
 #[test]
 fn bad_names_are_spec_errors() {
-    let specs = crate::util::Specs::new(&[("spec.toml", "[dns.\"$(id)\"]\nresolvable = true\n")]);
-    let out = crate::util::ispec()
-        .arg("validate")
-        .arg(specs.path("spec.toml"))
-        .output()
-        .expect("ispec runs");
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = validate("[dns.\"$(id)\"]\nresolvable = true\n");
+    assert_eq!(code, 2);
     assert!(stderr.contains("`$(id)` is not a host name"), "{stderr}");
 }

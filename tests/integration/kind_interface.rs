@@ -1,7 +1,7 @@
 //! `interface` end to end on the local machine: passing, failing, skipped, and an
 //! error when `ip` is not installed.
 
-use crate::util::{Specs, ispec, outcome, result, run_json};
+use crate::util::{outcome, result, run_json, run_json_with_path};
 
 fn lo_mtu() -> i64 {
     std::fs::read_to_string("/sys/class/net/lo/mtu")
@@ -64,21 +64,13 @@ up = false
 
 #[test]
 fn addresses_without_iproute2_are_an_error() {
-    let specs = Specs::new(&[(
-        "spec.toml",
-        "[interface.lo]\nexists = true\naddrs = { contains = \"::1/128\" }\n",
-    )]);
     // A PATH with no `ip` on it: the target lacks iproute2.
     let empty = tempfile::tempdir().unwrap();
-    let out = ispec()
-        .env("PATH", empty.path())
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, doc) = run_json_with_path(
+        "[interface.lo]\nexists = true\naddrs = { contains = \"::1/128\" }\n",
+        Some(empty.path()),
+    );
+    assert_eq!(code, 1);
     assert_eq!(outcome(&doc, "interface", "lo", "exists"), "pass");
     let addrs = result(&doc, "interface", "lo", "addrs");
     assert_eq!(addrs["outcome"], "error");

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use crate::util::{Specs, ispec, outcome, result, run, run_json};
+use crate::util::{Specs, ispec, outcome, result, run, run_json, run_json_with_path};
 
 /// The version dpkg itself reports for `name`.
 fn dpkg_version(name: &str) -> String {
@@ -158,16 +158,8 @@ installed = false
 #[test]
 fn missing_dpkg_query_is_an_error() {
     let empty = tempfile::tempdir().unwrap();
-    let specs = Specs::new(&[("spec.toml", "[package.dpkg]\ninstalled = true\n")]);
-    let out = ispec()
-        .env("PATH", empty.path())
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, doc) = run_json_with_path("[package.dpkg]\ninstalled = true\n", Some(empty.path()));
+    assert_eq!(code, 1);
     let r = result(&doc, "package", "dpkg", "installed");
     assert_eq!(r["outcome"], "error");
     assert_eq!(r["message"], "`dpkg-query` is not installed on the target");

@@ -46,8 +46,17 @@ pub(crate) fn run(args: &[&str]) -> Output {
 /// Runs one spec text on the local machine with `--format json` and returns
 /// the exit code and the parsed report.
 pub(crate) fn run_json(spec: &str) -> (i32, serde_json::Value) {
+    run_json_with_path(spec, None)
+}
+
+/// Like [`run_json`], with `PATH` set to `path` when given: a target that lacks a tool.
+pub(crate) fn run_json_with_path(spec: &str, path: Option<&Path>) -> (i32, serde_json::Value) {
     let specs = Specs::new(&[("spec.toml", spec)]);
-    let out = ispec()
+    let mut cmd = ispec();
+    if let Some(path) = path {
+        cmd.env("PATH", path);
+    }
+    let out = cmd
         .arg("run")
         .arg(specs.path("spec.toml"))
         .args(["--format", "json"])
@@ -61,6 +70,20 @@ pub(crate) fn run_json(spec: &str) -> (i32, serde_json::Value) {
         )
     });
     (out.status.code().unwrap_or(-1), doc)
+}
+
+/// Runs `ispec validate` on one spec text; returns the exit code and standard error.
+pub(crate) fn validate(spec: &str) -> (i32, String) {
+    let specs = Specs::new(&[("spec.toml", spec)]);
+    let out = ispec()
+        .arg("validate")
+        .arg(specs.path("spec.toml"))
+        .output()
+        .expect("ispec runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The outcome (`pass`, `fail`, `error`, `skip`) of `kind id › property` in a JSON report.
