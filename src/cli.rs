@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::backend::TargetSpec;
+use crate::backend::docker::{ContainerSpec, Wait, parse_port};
 use crate::exit::Exit;
 use crate::plan::{Filter, Plan};
 use crate::report::Format;
@@ -23,10 +25,14 @@ Examples:
   ispec validate specs/                         type-check specs, touch no target
   ispec list specs/                             the checks a run would make
   ispec run                                     the suite in ./ispec.toml
+  ispec run specs/ --image web:candidate        start a throwaway container, check it, remove it
+  ispec run specs/ -t docker://web-1            check a running container
   ispec add user www-data                       print a resource's state as spec TOML
+  ispec clean                                   remove containers a killed run left behind
 
 Exit codes: 0 all checks passed, 1 a check failed or errored,
-            2 bad spec or command line (nothing ran), 3 target unreachable.";
+            2 bad spec or command line (nothing ran), 3 target unreachable,
+            130/143 interrupted by Ctrl-C/SIGTERM (containers removed).";
 
 /// Behavioral provisioning tests: prove an image, container or host behaves.
 #[derive(Debug, Parser)]
@@ -40,13 +46,22 @@ pub struct Cli {
 enum Command {
     /// Check targets against specs and report.
     #[command(after_help = EXAMPLES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Parse and type-check specs; no target is touched.
     Validate(SpecArgs),
     /// Print the checks a run would make, one per line.
     List(SpecArgs),
     /// Print the current state of one resource as spec TOML, to start a spec from.
     Add(AddArgs),
+    /// Remove the containers ispec started that a killed run (or `--keep`) left behind.
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Args)]
+struct CleanArgs {
+    /// Also remove containers of ispec runs that are still going.
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -71,9 +86,11 @@ struct SpecArgs {
 struct RunArgs {
     #[command(flatten)]
     specs: SpecArgs,
-    /// Target to check (repeatable): `local` (the default).
+    /// Target to check (repeatable): `local` (the default) or `docker://CONTAINER`.
     #[arg(short, long = "target", value_name = "URI")]
     targets: Vec<String>,
+    #[command(flatten)]
+    container: ContainerArgs,
     /// Format of standard output: human, tap, junit or json.
     #[arg(short, long, value_name = "F", default_value = "human")]
     format: Format,
@@ -92,6 +109,104 @@ struct RunArgs {
     /// Colors in the human format: auto (terminal, no NO_COLOR), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+}
+
+/// Throwaway containers (`--image`) and how checks run in containers.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Containers")]
+struct ContainerArgs {
+    /// Start a throwaway container from IMAGE, check it, remove it (repeatable).
+    #[arg(long = "image", value_name = "IMAGE")]
+    images: Vec<String>,
+    /// Set an environment variable in the container (repeatable).
+    #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<String>,
+    /// Replace the image's command, split like a shell would, e.g. `"nginx -g 'daemon off;'"`.
+    #[arg(long, value_name = "COMMAND")]
+    cmd: Option<String>,
+    /// Replace the image's entrypoint, split like a shell would.
+    #[arg(long, value_name = "COMMAND")]
+    entrypoint: Option<String>,
+    /// Run checks (and a throwaway container) as this user, e.g. `www-data` or `1000:1000`.
+    #[arg(short, long, value_name = "USER")]
+    user: Option<String>,
+    /// Publish a port: `80`, `8080:80`, `IP:8080:80/udp`; on 127.0.0.1 unless an IP is given.
+    #[arg(short, long = "publish", value_name = "PORT", value_parser = parse_publish)]
+    publish: Vec<String>,
+    /// Mount a volume or folder: `SOURCE:DEST[:ro]` (repeatable).
+    #[arg(short, long = "volume", value_name = "SRC:DEST")]
+    volumes: Vec<String>,
+    /// Mount a tmpfs: `DEST[:OPTIONS]` (repeatable).
+    #[arg(long, value_name = "DEST")]
+    tmpfs: Vec<String>,
+    /// Run the throwaway container privileged.
+    #[arg(long)]
+    privileged: bool,
+    /// Before checking, wait until this TCP port listens inside the container.
+    #[arg(long, value_name = "PORT")]
+    wait_port: Option<u16>,
+    /// Before checking, wait until the container prints a line containing TEXT.
+    #[arg(long, value_name = "TEXT")]
+    wait_log: Option<String>,
+    /// Before checking, wait for the image's HEALTHCHECK to pass (the default when it
+    /// has one and nothing else is waited for); `--wait-health=false` skips it.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    wait_health: Option<bool>,
+    /// How long the container may take to become ready.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    wait_within: Duration,
+    /// Leave throwaway containers running afterwards, and print how to get in.
+    #[arg(long)]
+    keep: bool,
+}
+
+impl ContainerArgs {
+    /// The throwaway container for `image`, as the flags shape it.
+    fn spec(&self, image: &str) -> Result<ContainerSpec, String> {
+        let split = |flag: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|t| shell_words::split(t).map_err(|e| format!("`--{flag}`: {e}")))
+                .transpose()
+        };
+        Ok(ContainerSpec {
+            image: image.to_string(),
+            env: self.env.clone(),
+            cmd: split("cmd", &self.cmd)?,
+            entrypoint: split("entrypoint", &self.entrypoint)?,
+            user: self.user.clone(),
+            ports: self.publish.clone(),
+            volumes: self.volumes.clone(),
+            tmpfs: self.tmpfs.clone(),
+            privileged: self.privileged,
+            wait: Wait {
+                port: self.wait_port,
+                log: self.wait_log.clone(),
+                health: self.wait_health,
+                within: self.wait_within,
+            },
+            keep: self.keep,
+        })
+    }
+
+    /// Applies flags that shape containers to a suite's image target: flags add to
+    /// what the suite says, and `--keep` keeps every container.
+    fn apply(&self, spec: &mut ContainerSpec) {
+        spec.env.extend(self.env.iter().cloned());
+        spec.ports.extend(self.publish.iter().cloned());
+        spec.keep |= self.keep;
+        spec.privileged |= self.privileged;
+    }
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+fn parse_publish(s: &str) -> Result<String, String> {
+    parse_port(s).map(|_| s.to_string())
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
@@ -127,6 +242,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::List(args) => list(&args),
         Command::Run(args) => run::run(&args),
         Command::Add(args) => add::add(&args),
+        Command::Clean(args) => clean(&args),
     })
 }
 
@@ -141,24 +257,23 @@ struct AddArgs {
     target: String,
 }
 
-/// What to check: every SPEC on each of `targets` (`local` when none), or, with no
-/// SPEC, the suite's targets and the specs each must pass. Everything is loaded and
-/// type-checked before anything runs; errors are printed and become the exit code.
-fn planned(args: &SpecArgs, targets: &[String]) -> Result<Vec<(String, Plan)>, u8> {
+/// What to check: every SPEC on each target (`--target` URIs and `--image` images;
+/// `local` when none), or, with no SPEC, the suite's targets and the specs each must
+/// pass. Everything is loaded and type-checked before anything runs; errors are
+/// printed and become the exit code.
+fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<(TargetSpec, Plan)>, u8> {
     if !args.specs.is_empty() {
         let targets = if targets.is_empty() {
-            vec!["local".to_string()]
+            vec![TargetSpec::Uri("local".to_string())]
         } else {
             targets.to_vec()
         };
-        return targets
-            .into_iter()
-            .map(|t| Ok((t, load_plan(&args.specs, &args.filter)?)))
-            .collect();
+        let plan = load_plan(&args.specs, &args.filter)?;
+        return Ok(targets.into_iter().map(|t| (t, plan.clone())).collect());
     }
     if !targets.is_empty() {
         eprintln!(
-            "error: `--target` needs SPEC arguments; a suite (`{}`) names its own targets",
+            "error: `--target` and `--image` need SPEC arguments; a suite (`{}`) names its own targets",
             args.suite.display()
         );
         return Err(Exit::INVALID);
@@ -176,7 +291,7 @@ fn planned(args: &SpecArgs, targets: &[String]) -> Result<Vec<(String, Plan)>, u
     })?;
     suite
         .into_iter()
-        .map(|t| Ok((t.uri, load_plan(&t.specs, &args.filter)?)))
+        .map(|t| Ok((t.target, load_plan(&t.specs, &args.filter)?)))
         .collect()
 }
 
@@ -225,7 +340,7 @@ fn list(args: &SpecArgs) -> u8 {
             let mut out = io::stdout().lock();
             for (target, plan) in &plans {
                 if args.specs.is_empty() {
-                    let _ = writeln!(out, "# target {target}");
+                    let _ = writeln!(out, "# target {}", target.name());
                 }
                 for decl in &plan.decls {
                     for check in &decl.checks {
@@ -244,5 +359,26 @@ fn list(args: &SpecArgs) -> u8 {
             Exit::PASSED
         }
         Err(code) => code,
+    }
+}
+
+fn clean(args: &CleanArgs) -> u8 {
+    match crate::backend::docker::clean(true, args.all) {
+        Ok(removed) => {
+            for c in &removed {
+                println!(
+                    "removed {}{} (from {})",
+                    c.name,
+                    if c.kept { ", kept with --keep" } else { "" },
+                    c.image
+                );
+            }
+            println!("{} containers removed", removed.len());
+            Exit::PASSED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::UNREACHABLE
+        }
     }
 }

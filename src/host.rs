@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, FileMeta, ImageInfo};
 use crate::cmd::{Cmd, Output};
 use crate::os::{Family, OsInfo, parse_os_release};
 
@@ -209,6 +209,20 @@ impl Host {
             }
         })
         .clone()
+    }
+
+    /// A path's metadata read natively by the backend (no `stat` program needed);
+    /// `None` when the backend has no native way.
+    pub fn lstat(&self, path: &str) -> Option<Result<Option<FileMeta>, ProbeError>> {
+        let answer = self.shared.backend.lstat(path, self.timeout)?;
+        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        Some(answer.map_err(ProbeError::from))
+    }
+
+    /// The configuration of an image: `reference`, or the image the target runs.
+    pub fn image(&self, reference: Option<&str>) -> Result<ImageInfo, ProbeError> {
+        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        Ok(self.shared.backend.image(reference, self.timeout)?)
     }
 
     /// Reads a file that must exist.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::spec::{Declared, Spec};
 
 /// The resources to check, in spec order.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Plan {
     /// The resources, shared with the threads that check them.
     pub decls: Vec<Arc<Declared>>,

@@ -1,6 +1,7 @@
 //! Backends move bytes to and from a target: run a program, read a file. They know
 //! nothing of resources; [`crate::host::Host`] adds memoization on top.
 
+pub mod docker;
 #[cfg(test)]
 mod elsewhere;
 mod local;
@@ -72,6 +73,30 @@ pub trait Backend: Send + Sync {
         }
     }
 
+    /// A path's metadata, without following a final symlink, read natively (without a
+    /// `stat` program on the target). `None`: this backend has no native way, so the
+    /// caller runs `stat`. `Some(Ok(None))`: the path does not exist.
+    fn lstat(
+        &self,
+        _path: &str,
+        _timeout: Duration,
+    ) -> Option<Result<Option<FileMeta>, BackendError>> {
+        None
+    }
+
+    /// The configuration of an image: `reference`, or the image the target runs when
+    /// `None`. Only container backends have images.
+    fn image(
+        &self,
+        _reference: Option<&str>,
+        _timeout: Duration,
+    ) -> Result<ImageInfo, BackendError> {
+        Err(BackendError::Failed(format!(
+            "`{}` is not a container; image checks need a `docker://` or `--image` target",
+            self.target()
+        )))
+    }
+
     /// Returns true if and only if the target is this machine, so network checks
     /// (`http`, `addr`, `dns`) can run in-process and still see the target's view.
     fn is_local(&self) -> bool {
@@ -79,15 +104,111 @@ pub trait Backend: Send + Sync {
     }
 }
 
-/// Opens a backend for a target URI: `local`, or a scheme a later backend adds.
-pub fn connect(target: &str) -> Result<Box<dyn Backend>, ConnectError> {
+/// What a backend can tell of a path without running `stat`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileMeta {
+    /// `file`, `directory`, `symlink`, `pipe`, `socket`, `block-device`,
+    /// `character-device` or `unknown`.
+    pub kind: &'static str,
+    /// Permission bits, with setuid, setgid and sticky.
+    pub mode: u32,
+    /// Owner's id.
+    pub uid: i64,
+    /// Group's id.
+    pub gid: i64,
+    /// Owner's name, when the backend knows it.
+    pub owner: Option<String>,
+    /// Group's name, when the backend knows it.
+    pub group: Option<String>,
+    /// Size in bytes.
+    pub size: i64,
+    /// Last modification, in seconds since the epoch.
+    pub mtime: i64,
+    /// A symlink's target, as stored in the link.
+    pub link: Option<String>,
+}
+
+/// An image's configuration, as the engine reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The image id (`sha256:...`).
+    pub id: String,
+    /// Its tags, e.g. `web:candidate`.
+    pub tags: Vec<String>,
+    /// `KEY=value` entries.
+    pub env: Vec<String>,
+    /// Exposed ports as `80/tcp`.
+    pub exposed_ports: Vec<String>,
+    /// The entrypoint, empty when none.
+    pub entrypoint: Vec<String>,
+    /// The default command, empty when none.
+    pub cmd: Vec<String>,
+    /// The user, empty for root.
+    pub user: String,
+    /// The working directory, empty for `/`.
+    pub workdir: String,
+    /// Labels, sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// Volume mount points.
+    pub volumes: Vec<String>,
+    /// The health check's test, empty when none.
+    pub healthcheck: Vec<String>,
+    /// Operating system, e.g. `linux`.
+    pub os: String,
+    /// Architecture, e.g. `amd64`.
+    pub architecture: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// A target as planned: a URI to connect to, or an image to start a throwaway
+/// container from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// `local`, `docker://CONTAINER`, `ssh://...`.
+    Uri(String),
+    /// A throwaway container.
+    Image(Box<docker::ContainerSpec>),
+}
+
+impl TargetSpec {
+    /// The target as reports name it: the URI, or `image:IMAGE`.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Uri(uri) => uri.clone(),
+            Self::Image(spec) => format!("image:{}", spec.image),
+        }
+    }
+}
+
+/// How to reach a target beyond its URI.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    /// Who runs commands in a `docker://` container; its default user when `None`.
+    pub user: Option<String>,
+}
+
+/// Opens a backend for a target URI: `local` or `docker://CONTAINER`. Throwaway
+/// containers (`--image`) are started by [`docker::Container::start`].
+pub fn connect(target: &str, options: &ConnectOptions) -> Result<Box<dyn Backend>, ConnectError> {
     let scheme = target
         .split_once("://")
         .or_else(|| target.split_once(':'))
         .map_or(target, |(scheme, _)| scheme);
     match scheme {
         "local" => Ok(Box::new(Local::new())),
-        "docker" | "ssh" | "image" => Err(ConnectError::NotYet(target.to_string())),
+        "docker" => {
+            let name = target.strip_prefix("docker://").unwrap_or_default();
+            if name.is_empty() || name.contains('/') {
+                return Err(ConnectError::UnknownScheme(target.to_string()));
+            }
+            Ok(Box::new(docker::Container::connect(
+                name,
+                options.user.clone(),
+            )?))
+        }
+        "ssh" | "image" => Err(ConnectError::NotYet(target.to_string())),
         _ => Err(ConnectError::UnknownScheme(target.to_string())),
     }
 }
@@ -98,7 +219,7 @@ pub fn connect(target: &str) -> Result<Box<dyn Backend>, ConnectError> {
 pub enum ConnectError {
     /// The scheme is not one ispec knows.
     #[error(
-        "unknown target `{0}`: write `local`, `docker://CONTAINER` or `ssh://[USER@]HOST[:PORT]`"
+        "unknown target `{0}`: write `local`, `docker://CONTAINER` or `ssh://[USER@]HOST[:PORT]` (or `--image IMAGE` for a throwaway container)"
     )]
     UnknownScheme(String),
     /// The scheme is known but this build cannot use it yet.

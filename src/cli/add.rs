@@ -32,7 +32,7 @@ pub(super) fn add(args: &AddArgs) -> u8 {
             return Exit::INVALID;
         }
     };
-    let host = match backend::connect(&args.target) {
+    let host = match backend::connect(&args.target, &backend::ConnectOptions::default()) {
         Ok(b) => Host::new(b),
         Err(e @ ConnectError::Backend(_)) => {
             eprintln!("error: {e}");

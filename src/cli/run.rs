@@ -1,10 +1,15 @@
 //! `ispec run`: specs × targets (or a suite's targets and their specs) → reports.
 
 use std::io::{self, IsTerminal};
+use std::sync::Arc;
 use std::time::Duration;
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
 use super::{RunArgs, planned};
-use crate::backend::{self, ConnectError};
+use crate::backend::docker::{Container, ContainerSpec, Owned};
+use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
 use crate::host::Host;
 use crate::plan::Plan;
@@ -19,7 +24,9 @@ struct Job {
 
 /// Runs `ispec run` and returns the exit code.
 pub(super) fn run(args: &RunArgs) -> u8 {
-    let jobs = match jobs(args) {
+    let owned = Arc::new(Owned::new());
+    on_interrupt(&owned);
+    let jobs = match jobs(args, &owned) {
         Ok(jobs) => jobs,
         Err(code) => return code,
     };
@@ -73,11 +80,38 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     }
 }
 
-/// The targets and their plans, each target connected.
-fn jobs(args: &RunArgs) -> Result<Vec<Job>, u8> {
+/// The targets and their plans, each target connected (throwaway containers
+/// started and ready). Started containers are registered in `owned`.
+fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
+    let mut targets: Vec<TargetSpec> = args
+        .targets
+        .iter()
+        .map(|t| TargetSpec::Uri(t.clone()))
+        .collect();
+    for image in &args.container.images {
+        match args.container.spec(image) {
+            Ok(spec) => targets.push(TargetSpec::Image(Box::new(spec))),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(Exit::INVALID);
+            }
+        }
+    }
+    let planned = planned(&args.specs, &targets)?;
+    let options = ConnectOptions {
+        user: args.container.user.clone(),
+        ..ConnectOptions::default()
+    };
     let mut jobs = Vec::new();
-    for (target, plan) in planned(&args.specs, &args.targets)? {
-        match backend::connect(&target) {
+    for (target, plan) in planned {
+        let backend: Result<Box<dyn Backend>, ConnectError> = match target {
+            TargetSpec::Uri(uri) => backend::connect(&uri, &options),
+            TargetSpec::Image(mut spec) => {
+                args.container.apply(&mut spec);
+                start(&spec, owned).map_err(ConnectError::Backend)
+            }
+        };
+        match backend {
             Ok(b) => jobs.push(Job {
                 plan,
                 host: Host::new(b),
@@ -93,6 +127,55 @@ fn jobs(args: &RunArgs) -> Result<Vec<Job>, u8> {
         }
     }
     Ok(jobs)
+}
+
+/// Starts a throwaway container, showing on a terminal what is happening.
+fn start(spec: &ContainerSpec, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, BackendError> {
+    let spinner = io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let say = |what: &str| {
+        if let Some(bar) = &spinner {
+            bar.set_message(format!("{}: {what}", spec.image));
+        }
+    };
+    let started = Container::start(spec, owned, &say);
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    let container = started?;
+    if spec.keep {
+        let name = container.name().unwrap_or_default();
+        eprintln!(
+            "kept container {name} (from {}): get in with `docker exec -it {name} sh`; \
+             remove it with `docker rm -f {name}` or `ispec clean`",
+            spec.image
+        );
+    }
+    Ok(Box::new(container))
+}
+
+/// On Ctrl-C or SIGTERM: remove every container this run started, then exit with
+/// 128 + the signal's number, as shells do.
+fn on_interrupt(owned: &Arc<Owned>) {
+    let owned = Arc::clone(owned);
+    let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            let removed = owned.remove_all();
+            let name = if signal == SIGINT {
+                "interrupted"
+            } else {
+                "terminated"
+            };
+            eprintln!("\n{name}: removed {removed} containers this run started");
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 fn report_files(reports: &[(Format, std::path::PathBuf)]) -> Result<Vec<(Format, ReportFile)>, u8> {

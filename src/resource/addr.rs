@@ -6,13 +6,17 @@
 //! counts as reachable, since an open UDP port usually says nothing. So
 //! `reachable = true` for UDP only proves that nothing refused.
 //!
-//! Only the local target is supported: there is no tool on every target that connects
-//! without side effects, and guessing one would not be honest.
+//! On the local machine ispec connects itself. On other targets (containers) TCP is
+//! tried from inside the target with bash's `/dev/tcp` under coreutils' `timeout`, so
+//! the answer is the target's own view of the network; a target without them gives an
+//! error result naming the missing tool. UDP is checked on the local machine only: no
+//! common tool tells a refusal from silence.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
+use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
 use crate::host::{Host, ProbeError};
 
@@ -88,7 +92,7 @@ fn parse_id(id: &str) -> Result<Addr, String> {
 impl Resource for Addr {
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         if !host.is_local() {
-            return Err(ProbeError::unsupported("addr", &host.target()));
+            return self.probe_inside(host);
         }
         let deadline = Instant::now() + host.timeout();
         let targets: Vec<SocketAddr> = (self.host.as_str(), self.port)
@@ -109,6 +113,53 @@ impl Resource for Addr {
                 break;
             }
         }
+        let mut seen = Observed::new();
+        seen.set("reachable", Value::Bool(reachable));
+        Ok(seen)
+    }
+}
+
+impl Addr {
+    /// Connects from inside a non-local target.
+    fn probe_inside(&self, host: &Host) -> Result<Observed, ProbeError> {
+        if self.proto == Proto::Udp {
+            return Err(ProbeError::unsupported("udp addr", &host.target()));
+        }
+        let secs = host.timeout().as_secs().clamp(1, 3600).to_string();
+        let out = host.run(
+            &Cmd::new("timeout")
+                .arg(secs)
+                .arg("bash")
+                .arg("-c")
+                .arg(r#"exec 3<>"/dev/tcp/$1/$2""#)
+                .arg("ispec")
+                .arg(&self.host)
+                .arg(self.port.to_string()),
+        )?;
+        let err = out.stderr_text();
+        let reachable = match out.status {
+            Some(0) => true,
+            // 124: no answer in time; 1 (below): refused, reset or no route.
+            Some(1)
+                if err.contains("Name or service not known")
+                    || err.contains("Temporary failure in name resolution") =>
+            {
+                return Err(ProbeError::Failed(format!(
+                    "cannot resolve `{}` on the target",
+                    self.host
+                )));
+            }
+            Some(1 | 124) => false,
+            Some(127) => return Err(ProbeError::ToolMissing("bash".into())),
+            _ => {
+                return Err(ProbeError::Failed(format!(
+                    "cannot try `{}:{}` from the target: {}",
+                    self.host,
+                    self.port,
+                    err.trim()
+                )));
+            }
+        };
         let mut seen = Observed::new();
         seen.set("reachable", Value::Bool(reachable));
         Ok(seen)
@@ -176,7 +227,7 @@ mod tests {
         let seen = new(id, &Options::new())
             .unwrap()
             .probe(&host, &["reachable"])
-            .unwrap();
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
         seen.get("reachable").unwrap() == &Value::Bool(true)
     }
 
@@ -242,15 +293,19 @@ mod tests {
     }
 
     #[test]
-    fn other_targets_are_unsupported() {
+    fn other_targets_connect_from_inside() {
         let host = Host::new(Box::new(crate::backend::Elsewhere));
-        let err = new("tcp://127.0.0.1:22", &Options::new())
-            .unwrap()
-            .probe(&host, &["reachable"])
-            .unwrap_err();
+        let inside = |id: &str| new(id, &Options::new()).unwrap().probe(&host, &["reachable"]);
+        let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = open.local_addr().unwrap().port();
+        let seen = inside(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        assert_eq!(seen.get("reachable").unwrap(), &Value::Bool(true));
+        drop(open);
+        let seen = inside(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        assert_eq!(seen.get("reachable").unwrap(), &Value::Bool(false));
         assert_eq!(
-            err.to_string(),
-            "addr checks are not supported on `test://elsewhere`"
+            inside("udp://127.0.0.1:53").unwrap_err().to_string(),
+            "udp addr checks are not supported on `test://elsewhere`"
         );
     }
 

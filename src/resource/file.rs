@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use md5::Md5;
 use sha2::{Digest, Sha256, Sha512};
 
+use crate::backend::FileMeta;
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
 use crate::host::{Host, ProbeError};
@@ -73,17 +74,20 @@ fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
     }))
 }
 
-/// What `stat -c` tells of a path.
+/// What `stat -c` (or the backend's native stat) tells of a path.
 #[derive(Debug, PartialEq, Eq)]
 struct Stat {
     kind: &'static str,
     mode: u32,
-    owner: String,
-    group: String,
+    /// `None` when the target has no name for the id (no `/etc/passwd` entry).
+    owner: Option<String>,
+    group: Option<String>,
     uid: i64,
     gid: i64,
     size: i64,
     mtime: i64,
+    /// A symlink's target, when the stat told it.
+    link: Option<String>,
 }
 
 const STAT_FORMAT: &str = "%F|%a|%U|%G|%u|%g|%s|%Y";
@@ -100,10 +104,11 @@ fn parse_stat(line: &str) -> Result<Stat, String> {
     };
     Ok(Stat {
         kind: file_type(kind),
+        link: None,
         mode: u32::from_str_radix(mode, 8)
             .map_err(|_| format!("unexpected `stat` mode: {mode:?}"))?,
-        owner: owner.to_string(),
-        group: group.to_string(),
+        owner: Some(owner.to_string()),
+        group: Some(group.to_string()),
         uid: num(uid)?,
         gid: num(gid)?,
         size: num(size)?,
@@ -126,6 +131,9 @@ fn file_type(stat_name: &str) -> &'static str {
 
 impl File {
     fn stat(&self, host: &Host) -> Result<Option<Stat>, ProbeError> {
+        if let Some(native) = host.lstat(&self.path) {
+            return native?.map(|meta| named(host, meta)).transpose();
+        }
         let out = host.run(
             &Cmd::new("stat")
                 .arg("-c")
@@ -176,8 +184,19 @@ impl Resource for File {
         seen.set("exists", Value::Bool(true));
         seen.set("type", Value::Str(stat.kind.into()));
         seen.set("mode", Value::Str(format!("{:04o}", stat.mode)));
-        seen.set("owner", Value::Str(stat.owner));
-        seen.set("group", Value::Str(stat.group));
+        let unnamed = |what: &str, id: i64, file: &str| {
+            ProbeError::Failed(format!(
+                "{what} id {id} has no name on the target (no entry in `{file}`)"
+            ))
+        };
+        match stat.owner {
+            Some(name) => seen.set("owner", Value::Str(name)),
+            None => seen.fail("owner", unnamed("user", stat.uid, "/etc/passwd")),
+        }
+        match stat.group {
+            Some(name) => seen.set("group", Value::Str(name)),
+            None => seen.fail("group", unnamed("group", stat.gid, "/etc/group")),
+        }
         seen.set("uid", Value::Int(stat.uid));
         seen.set("gid", Value::Int(stat.gid));
         seen.set("size", Value::Int(stat.size));
@@ -186,7 +205,13 @@ impl Resource for File {
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         seen.set("mtime-age", Value::Int(now - stat.mtime));
         if wants(wanted, "linked-to") {
-            seen.put("linked-to", self.link_target(host, stat.kind));
+            seen.put(
+                "linked-to",
+                match stat.link {
+                    Some(link) => Ok(Value::Str(link)),
+                    None => self.link_target(host, stat.kind),
+                },
+            );
         }
         if CONTENT_PROPS.iter().any(|p| wants(wanted, p)) {
             match self.content(host) {
@@ -232,6 +257,39 @@ impl File {
     }
 }
 
+/// A native stat with owner and group named from the target's account files (read
+/// once per run), unless the backend named them.
+fn named(host: &Host, meta: FileMeta) -> Result<Stat, ProbeError> {
+    let owner = match meta.owner.filter(|o| !o.is_empty()) {
+        Some(name) => Some(name),
+        None => super::user::passwd(host)?
+            .and_then(|users| users.into_iter().find(|u| u.uid == meta.uid))
+            .map(|u| u.name),
+    };
+    let group = match meta.group.filter(|g| !g.is_empty()) {
+        Some(name) => Some(name),
+        None => match host.read_opt("/etc/group")? {
+            Some(bytes) => super::group::parse_group(&String::from_utf8_lossy(&bytes))
+                .map_err(ProbeError::Failed)?
+                .into_iter()
+                .find(|g| g.gid == meta.gid)
+                .map(|g| g.name),
+            None => None,
+        },
+    };
+    Ok(Stat {
+        kind: meta.kind,
+        mode: meta.mode,
+        owner,
+        group,
+        uid: meta.uid,
+        gid: meta.gid,
+        size: meta.size,
+        mtime: meta.mtime,
+        link: meta.link,
+    })
+}
+
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes.iter().fold(String::new(), |mut s, b| {
@@ -253,7 +311,7 @@ mod tests {
         let gnu = parse_stat(&fixture("debian-12", "stat-passwd")).unwrap();
         assert_eq!(gnu.kind, "file");
         assert_eq!(gnu.mode, 0o644);
-        assert_eq!((gnu.owner.as_str(), gnu.uid), ("root", 0));
+        assert_eq!((gnu.owner.as_deref(), gnu.uid), (Some("root"), 0));
         let link = parse_stat(&fixture("alpine-3.19", "stat-symlink")).unwrap();
         assert_eq!(link.kind, "symlink");
         assert_eq!(link.mode, 0o777);

@@ -4,7 +4,9 @@
 //! a PID 1 named `init`, from the marks systemd and OpenRC leave: systemd asks
 //! `systemctl show`, OpenRC asks `rc-service` and `rc-update`, sysvinit asks `service`
 //! and the `/etc/rcN.d` links. A target whose PID 1 is an application (most containers)
-//! has no services to ask about: every check is an error that names PID 1 and points to
+//! has no init system to ask: if the service has a script in `/etc/init.d` (an
+//! entrypoint that starts services through their scripts), the script is asked as
+//! sysvinit would; otherwise every check is an error that names PID 1 and points to
 //! the `process` kind.
 
 use crate::cmd::{Cmd, Output};
@@ -276,6 +278,12 @@ impl Service {
         Ok((running_from(&status, "service", &[1, 2, 3]), enabled))
     }
 
+    /// True if `/etc/init.d` holds a script for this service (listed once per run).
+    fn has_init_script(&self, host: &Host) -> Result<bool, ProbeError> {
+        let listing = host.run_memo(&Cmd::new("ls").arg("-1").arg("--").arg("/etc/init.d"))?;
+        Ok(listing.success() && listing.stdout_text().lines().any(|l| l == self.script()))
+    }
+
     fn openrc(&self, host: &Host) -> Result<(Result<bool, ProbeError>, bool), ProbeError> {
         let levels = host.run_memo(&Cmd::new("rc-update").arg("show").arg("-v"))?;
         let table =
@@ -307,6 +315,11 @@ impl Resource for Service {
             Init::SysV => self.sysv(host)?,
             Init::Unsupported(init) => {
                 return Err(ProbeError::unsupported("service", &init));
+            }
+            Init::None(_) if self.has_init_script(host)? => {
+                // No init system, but the service's sysvinit script is there: a
+                // container whose entrypoint starts services through their scripts.
+                self.sysv(host)?
             }
             Init::None(pid1) => {
                 return Err(ProbeError::Failed(format!(

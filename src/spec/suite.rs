@@ -13,20 +13,35 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
+use crate::backend::TargetSpec;
+use crate::backend::docker::{ContainerSpec, Wait, parse_port};
+
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
 use super::source::Source;
 
 /// The keys a target table may hold.
 const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs"];
+/// The keys that shape a throwaway container (`image` targets only).
+const CONTAINER_KEYS: &[&str] = &[
+    "env",
+    "cmd",
+    "entrypoint",
+    "user",
+    "ports",
+    "volumes",
+    "tmpfs",
+    "privileged",
+    "wait",
+];
 
 /// One target of a suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SuiteTarget {
     /// Its name in the suite.
     pub name: String,
-    /// The target URI: `local`, `docker://NAME`, `ssh://...`, or `image:IMAGE`.
-    pub uri: String,
+    /// How to reach it.
+    pub target: TargetSpec,
     /// The specs it must pass, resolved against the suite file's folder.
     pub specs: Vec<PathBuf>,
 }
@@ -105,50 +120,41 @@ fn target(
     let DeValue::Table(table) = body.get_ref() else {
         return Err(ctx.error(body.span(), format!("target `{name}` must be a table"), ""));
     };
-    let mut uri = None;
+    let mut uri: Option<(String, std::ops::Range<usize>)> = None;
     let mut specs = Vec::new();
+    let mut container = ContainerSpec::default();
+    // Container options seen, for the error when the target is not an image.
+    let mut container_keys = Vec::new();
+    let v = Values { ctx, name };
     for (key, value) in table {
         let k = key.get_ref().as_ref();
-        let text = match value.get_ref() {
-            DeValue::String(s) => Some(s.to_string()),
-            _ => None,
-        };
-        let found = match (k, value.get_ref(), text) {
-            ("local", DeValue::Boolean(true), _) => Some("local".to_string()),
-            ("image", _, Some(image)) => Some(format!("image:{image}")),
-            ("docker", _, Some(container)) => Some(format!("docker://{container}")),
-            ("ssh", _, Some(host)) => Some(format!("ssh://{host}")),
-            ("specs", DeValue::Array(items), _) => {
-                for item in items {
-                    match item.get_ref() {
-                        DeValue::String(s) => specs.push(base.join(s.as_ref())),
-                        other => {
-                            return Err(ctx.error(
-                                item.span(),
-                                format!("`specs` holds paths, found {}", other.type_str()),
-                                "expected a string",
-                            ));
-                        }
-                    }
-                }
+        let found = match k {
+            "local" => match value.get_ref() {
+                DeValue::Boolean(true) => Some("local".to_string()),
+                _ => return Err(v.invalid(k, value, "write `local = true`")),
+            },
+            "image" => {
+                container.image = v.string(k, value)?;
+                Some(format!("image:{}", container.image))
+            }
+            "docker" => Some(format!("docker://{}", v.string(k, value)?)),
+            "ssh" => Some(format!("ssh://{}", v.string(k, value)?)),
+            "specs" => {
+                let paths = v.strings(k, value, "write `specs = [\"specs/web.toml\"]`")?;
+                specs.extend(paths.iter().map(|s| base.join(s)));
                 None
             }
-            (k, _, _) if KEYS.contains(&k) => {
-                return Err(ctx.error(
-                    value.span(),
-                    format!("invalid value for `{k}` in target `{name}`"),
-                    match k {
-                        "local" => "write `local = true`",
-                        "specs" => "write `specs = [\"specs/web.toml\"]`",
-                        _ => "expected a string",
-                    },
-                ));
+            _ if CONTAINER_KEYS.contains(&k) => {
+                container_keys.push(key.span());
+                v.container_option(&mut container, k, value)?;
+                None
             }
-            (k, _, _) => {
-                let label = did_you_mean(k, KEYS.iter().copied()).map_or_else(
-                    || format!("expected one of {}", backticked(KEYS)),
-                    |m| format!("did you mean `{m}`?"),
-                );
+            _ => {
+                let label = did_you_mean(k, KEYS.iter().chain(CONTAINER_KEYS).copied())
+                    .map_or_else(
+                        || format!("expected one of {}", backticked(KEYS)),
+                        |m| format!("did you mean `{m}`?"),
+                    );
                 return Err(ctx.error(
                     key.span(),
                     format!("unknown key `{k}` in target `{name}`"),
@@ -164,16 +170,23 @@ fn target(
                     "keep one of `local`, `image`, `docker`, `ssh`",
                 ));
             }
-            uri = Some(found);
+            uri = Some((found, key.span()));
         }
     }
-    let Some(uri) = uri else {
+    let Some((uri, _)) = uri else {
         return Err(ctx.error(
             name_span,
             format!("target `{name}` does not say how to reach it"),
             "add `local = true`, `image = \"...\"`, `docker = \"...\"` or `ssh = \"...\"`",
         ));
     };
+    if let (Some(span), false) = (container_keys.first(), uri.starts_with("image:")) {
+        return Err(ctx.error(
+            span.clone(),
+            format!("target `{name}` is not an image; container options apply to `image` targets"),
+            "only for `image = \"...\"`",
+        ));
+    }
     if specs.is_empty() {
         return Err(ctx.error(
             name_span,
@@ -183,9 +196,166 @@ fn target(
     }
     Ok(SuiteTarget {
         name: name.to_string(),
-        uri,
+        target: if uri.starts_with("image:") {
+            TargetSpec::Image(Box::new(container))
+        } else {
+            TargetSpec::Uri(uri)
+        },
         specs,
     })
+}
+
+/// Reads typed values of one target's table, with errors that name the target.
+struct Values<'a, 'b> {
+    ctx: &'a Ctx<'b>,
+    name: &'a str,
+}
+
+type Node<'v> = toml::Spanned<DeValue<'v>>;
+
+impl Values<'_, '_> {
+    fn invalid(&self, key: &str, value: &Node<'_>, help: &str) -> SpecError {
+        self.ctx.error(
+            value.span(),
+            format!("invalid value for `{key}` in target `{}`", self.name),
+            help,
+        )
+    }
+
+    fn string(&self, key: &str, value: &Node<'_>) -> Result<String, SpecError> {
+        match value.get_ref() {
+            DeValue::String(s) if !s.is_empty() => Ok(s.to_string()),
+            _ => Err(self.invalid(key, value, "expected a non-empty string")),
+        }
+    }
+
+    fn strings(&self, key: &str, value: &Node<'_>, help: &str) -> Result<Vec<String>, SpecError> {
+        let DeValue::Array(items) = value.get_ref() else {
+            return Err(self.invalid(key, value, help));
+        };
+        items
+            .iter()
+            .map(|item| match item.get_ref() {
+                DeValue::String(s) => Ok(s.to_string()),
+                other => Err(self.ctx.error(
+                    item.span(),
+                    format!("`{key}` holds strings, found {}", other.type_str()),
+                    "expected a string",
+                )),
+            })
+            .collect()
+    }
+
+    /// A command: a list of words, or one string split like a shell would.
+    fn words(&self, key: &str, value: &Node<'_>) -> Result<Vec<String>, SpecError> {
+        let help = "write a list such as `[\"nginx\", \"-g\", \"daemon off;\"]`";
+        match value.get_ref() {
+            DeValue::String(s) => {
+                shell_words::split(s).map_err(|e| self.invalid(key, value, &format!("{e}; {help}")))
+            }
+            _ => self.strings(key, value, help),
+        }
+    }
+
+    fn integer(&self, key: &str, value: &Node<'_>) -> Result<i64, SpecError> {
+        match value.get_ref() {
+            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+                .map_err(|_| self.invalid(key, value, "out of range")),
+            _ => Err(self.invalid(key, value, "expected an integer")),
+        }
+    }
+
+    fn container_option(
+        &self,
+        spec: &mut ContainerSpec,
+        key: &str,
+        value: &Node<'_>,
+    ) -> Result<(), SpecError> {
+        match key {
+            "env" => match value.get_ref() {
+                DeValue::Table(table) => {
+                    for (k, v) in table {
+                        let DeValue::String(s) = v.get_ref() else {
+                            return Err(self.invalid(
+                                "env",
+                                v,
+                                "write `env = { KEY = \"value\" }`",
+                            ));
+                        };
+                        spec.env.push(format!("{}={s}", k.get_ref()));
+                    }
+                }
+                _ => {
+                    spec.env = self.strings(key, value, "write `env = { KEY = \"value\" }`")?;
+                }
+            },
+            "cmd" => spec.cmd = Some(self.words(key, value)?),
+            "entrypoint" => spec.entrypoint = Some(self.words(key, value)?),
+            "user" => spec.user = Some(self.string(key, value)?),
+            "ports" | "volumes" | "tmpfs" => {
+                let items = self.strings(key, value, "write a list of strings")?;
+                if key == "ports" {
+                    if let Some(bad) = items.iter().find_map(|p| parse_port(p).err()) {
+                        return Err(self.invalid(key, value, &bad));
+                    }
+                    spec.ports = items;
+                } else if key == "volumes" {
+                    spec.volumes = items;
+                } else {
+                    spec.tmpfs = items;
+                }
+            }
+            "privileged" => match value.get_ref() {
+                DeValue::Boolean(b) => spec.privileged = *b,
+                _ => return Err(self.invalid(key, value, "write `privileged = true`")),
+            },
+            "wait" => self.wait(&mut spec.wait, value)?,
+            _ => unreachable!("CONTAINER_KEYS and this match agree"),
+        }
+        Ok(())
+    }
+
+    fn wait(&self, wait: &mut Wait, value: &Node<'_>) -> Result<(), SpecError> {
+        let help =
+            "write `wait = { port = 80, within = \"30s\" }` (or `log = \"...\"`, `health = true`)";
+        let DeValue::Table(table) = value.get_ref() else {
+            return Err(self.invalid("wait", value, help));
+        };
+        for (key, v) in table {
+            match key.get_ref().as_ref() {
+                "port" => {
+                    let n = self.integer("wait.port", v)?;
+                    wait.port =
+                        Some(u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| {
+                            self.invalid("wait.port", v, "a port from 1 to 65535")
+                        })?);
+                }
+                "log" => wait.log = Some(self.string("wait.log", v)?),
+                "health" => match v.get_ref() {
+                    DeValue::Boolean(b) => wait.health = Some(*b),
+                    _ => return Err(self.invalid("wait.health", v, "write `health = true`")),
+                },
+                "within" => {
+                    let text = self.string("wait.within", v)?;
+                    wait.within = humantime::parse_duration(&text).map_err(|e| {
+                        self.invalid(
+                            "wait.within",
+                            v,
+                            &format!("{e}; write a duration such as \"30s\""),
+                        )
+                    })?;
+                }
+                other => {
+                    return Err(self.ctx.error(
+                        key.span(),
+                        format!("unknown key `{other}` in `wait` of target `{}`", self.name),
+                        "expected `port`, `log`, `health` or `within`",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -208,12 +378,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(targets.len(), 2);
-        assert_eq!(targets[0].uri, "local");
+        assert_eq!(targets[0].target, TargetSpec::Uri("local".into()));
         assert_eq!(
             targets[0].specs,
             vec![PathBuf::from("/suite/specs/base.toml")]
         );
-        assert_eq!(targets[1].uri, "image:web:candidate");
+        assert_eq!(targets[1].target.name(), "image:web:candidate");
         assert_eq!(targets[1].specs.len(), 2);
     }
 

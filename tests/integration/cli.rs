@@ -116,14 +116,14 @@ fn suite_runs_each_target_with_its_specs() {
     let image = specs.path("image.toml");
     std::fs::write(
         &image,
-        "[target.web]\nimage = \"web:1\"\nspecs = [\"base.toml\"]\n",
+        "[target.web]\nssh = \"deploy@web-1\"\nspecs = [\"base.toml\"]\n",
     )
     .unwrap();
     let out = run(&["run", "--suite", image.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: target `image:web:1` needs a backend this build does not have yet; use `local`\n"
+        "error: target `ssh://deploy@web-1` needs a backend this build does not have yet; use `local`\n"
     );
 }
 

@@ -1,0 +1,406 @@
+//! Docker containers through the Engine API (bollard): an existing container
+//! (`docker://NAME`) or a throwaway one started from an image (`--image IMAGE`).
+//!
+//! Commands run as execs through the API; files are read through the archive
+//! endpoint, so reading a file or its metadata needs no shell, `cat` or `stat` in the
+//! container.
+
+mod engine;
+mod owned;
+mod throwaway;
+
+use std::io::Read;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::{Backend, BackendError, FileMeta, ImageInfo};
+use crate::cmd::{Cmd, Output};
+
+pub(crate) use engine::Engine;
+pub use owned::{LABEL, Leftover, Owned, clean};
+pub(crate) use throwaway::parse_port;
+pub use throwaway::{ContainerSpec, Wait};
+
+/// How many symlinks a file read follows before giving up.
+const MAX_LINKS: usize = 16;
+
+/// A running container, reached through the engine.
+#[derive(Debug)]
+pub struct Container {
+    engine: Engine,
+    /// The container's id.
+    id: String,
+    /// The target as the user wrote it.
+    target: String,
+    /// Who runs commands: `--user`, or the container's default user when `None`.
+    user: Option<String>,
+    /// The main process's pid on the engine's machine, for `/proc/net` reads from
+    /// outside when the container has no `cat`.
+    host_pid: Option<i64>,
+    /// Removes the container when this backend is dropped, for throwaway containers.
+    guard: Option<throwaway::Guard>,
+}
+
+impl Container {
+    /// Connects to an existing, running container by name or id.
+    pub fn connect(name: &str, user: Option<String>) -> Result<Self, BackendError> {
+        let engine = Engine::connect()?;
+        let target = format!("docker://{name}");
+        let inspect = engine.block_on(Duration::from_secs(30), async {
+            engine
+                .api
+                .inspect_container(name, None)
+                .await
+                .map_err(|e| BackendError::Unreachable {
+                    target: target.clone(),
+                    cause: if engine::status(&e) == Some(404) {
+                        format!(
+                            "no container `{name}` on the engine at `{}`; `docker ps` lists the running ones",
+                            engine.address
+                        )
+                    } else {
+                        engine::message(&e)
+                    },
+                })
+        })?;
+        let state = inspect.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return Err(BackendError::Unreachable {
+                target,
+                cause: format!(
+                    "the container is not running (status {}); start it, or check an image with `--image`",
+                    state
+                        .status
+                        .map_or_else(|| "unknown".into(), |s| s.to_string())
+                ),
+            });
+        }
+        Ok(Self {
+            engine,
+            id: inspect.id.unwrap_or_else(|| name.to_string()),
+            target,
+            user,
+            host_pid: state.pid.filter(|p| *p > 0),
+            guard: None,
+        })
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn exec_async(&self, cmd: &Cmd) -> Result<Output, BackendError> {
+        let api = &self.engine.api;
+        let failed = |e: bollard::errors::Error| {
+            BackendError::Failed(format!("exec in {}: {}", self.target, engine::message(&e)))
+        };
+        let exec = api
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(cmd.argv()),
+                    attach_stdin: Some(cmd.input().is_some()),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    env: Some(vec!["LC_ALL=C".to_string()]),
+                    user: self.user.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(failed)?;
+        let started = api
+            .start_exec(
+                &exec.id,
+                Some(StartExecOptions {
+                    detach: false,
+                    tty: false,
+                    output_capacity: Some(64 * 1024),
+                }),
+            )
+            .await
+            .map_err(failed)?;
+        let StartExecResults::Attached {
+            mut output,
+            mut input,
+        } = started
+        else {
+            return Err(BackendError::Failed("the exec did not attach".into()));
+        };
+        if let Some(bytes) = cmd.input() {
+            // A program that exits without reading its input is not an error.
+            let _ = input.write_all(bytes).await;
+            let _ = input.shutdown().await;
+        }
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(failed)? {
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    stdout.extend_from_slice(&message);
+                }
+                LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        let inspect = api.inspect_exec(&exec.id).await.map_err(failed)?;
+        let status = inspect.exit_code.and_then(|c| i32::try_from(c).ok());
+        if matches!(status, Some(126 | 127)) && exec_failed(&stdout, &stderr) {
+            return Err(BackendError::ToolMissing(cmd.program().to_string()));
+        }
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// The first entry of the archive the engine makes of `path`: its header and,
+    /// for a regular file, its content. Directories are not downloaded.
+    async fn archive_entry(&self, path: &str) -> Result<Option<Entry>, BackendError> {
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut stream = self
+            .engine
+            .api
+            .download_from_container(&self.id, Some(options));
+        let mut tar = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(bytes) => tar.extend_from_slice(&bytes),
+                Err(e) if engine::status(&e) == Some(404) => return Ok(None),
+                Err(e) if engine::status(&e) == Some(403) => {
+                    return Err(BackendError::Denied(format!("cannot read `{path}`")));
+                }
+                Err(e) => {
+                    return Err(BackendError::Failed(format!(
+                        "cannot read `{path}` in {}: {}",
+                        self.target,
+                        engine::message(&e)
+                    )));
+                }
+            }
+            // Stop as soon as the first header shows a directory: no need for the tree.
+            if tar.len() >= 512
+                && tar::Header::from_byte_slice(&tar[..512])
+                    .entry_type()
+                    .is_dir()
+            {
+                break;
+            }
+        }
+        Entry::first(&tar, path).map(Some)
+    }
+
+    /// Reads `/proc/net/...` from outside the container: the engine's machine shows
+    /// the container's network namespace under its main process.
+    fn read_proc_net_outside(&self, path: &str) -> Option<Vec<u8>> {
+        let rest = path.strip_prefix("/proc/net/")?;
+        if !self.engine.is_local() || rest.contains("..") {
+            return None;
+        }
+        std::fs::read(format!("/proc/{}/net/{rest}", self.host_pid?)).ok()
+    }
+
+    fn image_id(&self) -> Result<String, BackendError> {
+        self.engine.block_on(Duration::from_secs(30), async {
+            let c = self
+                .engine
+                .api
+                .inspect_container(&self.id, None)
+                .await
+                .map_err(|e| BackendError::Failed(engine::message(&e)))?;
+            c.image
+                .ok_or_else(|| BackendError::Failed("the engine names no image".into()))
+        })
+    }
+}
+
+/// True if the engine's runtime could not start the program (the message Docker and
+/// Podman print when the executable is missing).
+fn exec_failed(stdout: &[u8], stderr: &[u8]) -> bool {
+    [stdout, stderr].iter().any(|b| {
+        let text = String::from_utf8_lossy(b);
+        text.contains("executable file not found")
+            || (text.contains("exec failed") && text.contains("no such file or directory"))
+    })
+}
+
+/// One archive entry.
+struct Entry {
+    meta: FileMeta,
+    content: Vec<u8>,
+}
+
+impl Entry {
+    fn first(tar: &[u8], path: &str) -> Result<Self, BackendError> {
+        let bad = |e: std::io::Error| {
+            BackendError::Failed(format!("cannot read the archive of `{path}`: {e}"))
+        };
+        let mut archive = tar::Archive::new(tar);
+        let mut entries = archive.entries().map_err(bad)?;
+        let mut entry = entries
+            .next()
+            .ok_or_else(|| BackendError::Failed(format!("the archive of `{path}` is empty")))?
+            .map_err(bad)?;
+        let header = entry.header();
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => "file",
+            tar::EntryType::Directory => "directory",
+            tar::EntryType::Symlink => "symlink",
+            tar::EntryType::Fifo => "pipe",
+            tar::EntryType::Block => "block-device",
+            tar::EntryType::Char => "character-device",
+            _ => "unknown",
+        };
+        let num = |v: std::io::Result<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let link = entry
+            .link_name()
+            .map_err(bad)?
+            .map(|l| l.to_string_lossy().into_owned());
+        let mut meta = FileMeta {
+            kind,
+            mode: header.mode().map_err(bad)? & 0o7777,
+            uid: num(header.uid()).map_err(bad)?,
+            gid: num(header.gid()).map_err(bad)?,
+            // The engine may name ids from its own machine's accounts: the target's
+            // `/etc/passwd` names them instead.
+            owner: None,
+            group: None,
+            size: num(header.size()).map_err(bad)?,
+            mtime: num(header.mtime()).map_err(bad)?,
+            link,
+        };
+        let mut content = Vec::new();
+        if kind == "file" {
+            entry.read_to_end(&mut content).map_err(bad)?;
+        } else if kind == "symlink" {
+            meta.size = meta
+                .link
+                .as_ref()
+                .map_or(0, |l| i64::try_from(l.len()).unwrap_or(i64::MAX));
+        }
+        Ok(Self { meta, content })
+    }
+}
+
+/// Joins a symlink's target to the folder of the link.
+fn resolve_link(path: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    format!("{dir}/{target}")
+}
+
+impl Backend for Container {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {
+        self.engine.block_on(timeout, self.exec_async(cmd))
+    }
+
+    fn read_file(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, BackendError> {
+        // The archive of a /proc or /sys file is empty (they report size 0): read them
+        // with `cat`, or, for the network tables, from outside the container.
+        if path.starts_with("/proc/") || path.starts_with("/sys/") {
+            let via_cat = self.exec(&Cmd::new("cat").arg("--").arg(path), timeout);
+            return match via_cat {
+                Ok(out) if out.success() => Ok(out.stdout),
+                Err(BackendError::ToolMissing(tool)) => self
+                    .read_proc_net_outside(path)
+                    .ok_or(BackendError::ToolMissing(tool)),
+                Ok(out) => {
+                    let err = out.stderr_text();
+                    Err(if err.contains("No such file") {
+                        BackendError::NotFound(path.to_string())
+                    } else if err.contains("Permission denied") {
+                        BackendError::Denied(format!("cannot read `{path}`"))
+                    } else {
+                        BackendError::Failed(format!("cannot read `{path}`: {err}"))
+                    })
+                }
+                Err(e) => Err(e),
+            };
+        }
+        let mut path = path.to_string();
+        for _ in 0..MAX_LINKS {
+            let entry = self
+                .engine
+                .block_on(timeout, self.archive_entry(&path))?
+                .ok_or_else(|| BackendError::NotFound(path.clone()))?;
+            match (entry.meta.kind, &entry.meta.link) {
+                ("file", _) => return Ok(entry.content),
+                ("symlink", Some(link)) => path = resolve_link(&path, link),
+                (kind, _) => {
+                    return Err(BackendError::Failed(format!(
+                        "cannot read `{path}`: it is a {kind}"
+                    )));
+                }
+            }
+        }
+        Err(BackendError::Failed(format!(
+            "cannot read `{path}`: more than {MAX_LINKS} symlinks"
+        )))
+    }
+
+    fn lstat(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Option<Result<Option<FileMeta>, BackendError>> {
+        if path.starts_with("/proc/") || path.starts_with("/sys/") {
+            return None;
+        }
+        Some(
+            self.engine
+                .block_on(timeout, self.archive_entry(path))
+                .map(|e| e.map(|e| e.meta)),
+        )
+    }
+
+    fn image(&self, reference: Option<&str>, timeout: Duration) -> Result<ImageInfo, BackendError> {
+        let reference = match reference {
+            Some(r) => r.to_string(),
+            None => self.image_id()?,
+        };
+        owned::inspect_image(&self.engine, &reference, timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_against_their_folder() {
+        assert_eq!(
+            resolve_link("/etc/alternatives/x", "/usr/bin/y"),
+            "/usr/bin/y"
+        );
+        assert_eq!(
+            resolve_link(
+                "/etc/nginx/sites-enabled/default",
+                "../sites-available/default"
+            ),
+            "/etc/nginx/sites-enabled/../sites-available/default"
+        );
+    }
+
+    #[test]
+    fn runtime_messages_mean_missing_programs() {
+        assert!(exec_failed(
+            b"OCI runtime exec failed: exec failed: container_linux.go:380: starting container process caused: exec: \"stat\": executable file not found in $PATH: unknown\r\n",
+            b""
+        ));
+        assert!(!exec_failed(b"", b"sh: 1: foo: not found"));
+    }
+}

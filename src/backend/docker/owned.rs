@@ -1,0 +1,253 @@
+//! What ispec starts, it owns: labels that mark its containers, a registry of the
+//! live ones (so Ctrl-C and SIGTERM can remove them), and the sweep that removes
+//! what a killed run left behind.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+
+use super::engine::{self, Engine};
+use crate::backend::{BackendError, ImageInfo};
+
+/// Every container ispec creates carries this label.
+pub const LABEL: &str = "io.ispec.managed";
+/// Which run owns the container: `HOSTNAME:PID:STARTTIME`.
+pub(crate) const LABEL_OWNER: &str = "io.ispec.owner";
+/// Set on containers started with `--keep`: sweeps leave them, `ispec clean` removes them.
+pub(crate) const LABEL_KEEP: &str = "io.ispec.keep";
+/// The image the container was started from, for `ispec clean`'s listing.
+pub(crate) const LABEL_IMAGE: &str = "io.ispec.image";
+
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The containers this process created and has not removed yet.
+#[derive(Debug, Default)]
+pub struct Owned {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    containers: Vec<(Engine, String)>,
+    closing: bool,
+}
+
+impl Owned {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a container (by name, before it is created, so an interrupt during the
+    /// creation still finds it). Returns false when the registry is closing: the
+    /// caller must not go on.
+    pub(crate) fn register(&self, engine: &Engine, name: &str) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closing {
+            return false;
+        }
+        state.containers.push((engine.clone(), name.to_string()));
+        true
+    }
+
+    /// Forgets a container that was removed (or is kept on purpose).
+    pub(crate) fn forget(&self, name: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .containers
+            .retain(|(_, n)| n != name);
+    }
+
+    /// Removes every registered container and refuses new ones: what Ctrl-C and
+    /// SIGTERM do. Returns how many were removed.
+    pub fn remove_all(&self) -> usize {
+        let containers = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.closing = true;
+            std::mem::take(&mut state.containers)
+        };
+        containers
+            .iter()
+            .filter(|(engine, name)| remove(engine, name).is_ok())
+            .count()
+    }
+}
+
+/// Removes a container and its anonymous volumes, stopping it first. A container that
+/// is already gone is not an error.
+pub(crate) fn remove(engine: &Engine, name: &str) -> Result<(), BackendError> {
+    engine.block_on(REMOVE_TIMEOUT, async {
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match engine.api.remove_container(name, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if engine::status(&e) == Some(404) => Ok(()),
+            // 409: removal already in progress (another sweep); it will be gone.
+            Err(e) if engine::status(&e) == Some(409) => Ok(()),
+            Err(e) => Err(BackendError::Failed(format!(
+                "cannot remove container `{name}`: {}",
+                engine::message(&e)
+            ))),
+        }
+    })
+}
+
+/// This process as an owner label value: `HOSTNAME:PID:STARTTIME`. The start time
+/// (from `/proc/self/stat`) tells a live owner from a reused pid.
+pub(crate) fn owner_id() -> String {
+    let pid = std::process::id();
+    format!("{}:{pid}:{}", hostname(), start_time(pid).unwrap_or(0))
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it follow the last `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// True unless the owner is a run on this machine that has ended. Owners on other
+/// machines (a shared engine) are taken to be alive.
+fn owner_alive(owner: &str) -> bool {
+    let mut parts = owner.split(':');
+    let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    if host != hostname() {
+        return true;
+    }
+    match (pid.parse::<u32>(), started.parse::<u64>()) {
+        (Ok(pid), Ok(started)) => start_time(pid) == Some(started),
+        _ => false,
+    }
+}
+
+/// A container `ispec clean` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its name.
+    pub name: String,
+    /// The image it was started from.
+    pub image: String,
+    /// Whether it was kept on purpose (`--keep`).
+    pub kept: bool,
+}
+
+/// Removes ispec's containers whose run has ended: kept ones too when `kept`, and
+/// those of live runs too when `all`. Returns what was removed.
+pub fn clean(kept: bool, all: bool) -> Result<Vec<Leftover>, BackendError> {
+    let engine = Engine::connect()?;
+    sweep(&engine, kept, all)
+}
+
+pub(crate) fn sweep(engine: &Engine, kept: bool, all: bool) -> Result<Vec<Leftover>, BackendError> {
+    let listed = engine.block_on(REMOVE_TIMEOUT, async {
+        let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        engine
+            .api
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| BackendError::Failed(engine::message(&e)))
+    })?;
+    let mut removed = Vec::new();
+    for container in listed {
+        let labels = container.labels.unwrap_or_default();
+        let is_kept = labels.contains_key(LABEL_KEEP);
+        let owner = labels.get(LABEL_OWNER).map_or("", String::as_str);
+        if !all && (owner_alive(owner) || (is_kept && !kept)) {
+            continue;
+        }
+        let Some(name) = container
+            .names
+            .and_then(|n| n.first().cloned())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .or(container.id)
+        else {
+            continue;
+        };
+        remove(engine, &name)?;
+        removed.push(Leftover {
+            name,
+            image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
+            kept: is_kept,
+        });
+    }
+    Ok(removed)
+}
+
+/// An image's configuration; a missing image is [`BackendError::NotFound`].
+pub(crate) fn inspect_image(
+    engine: &Engine,
+    reference: &str,
+    timeout: Duration,
+) -> Result<ImageInfo, BackendError> {
+    let image = engine.block_on(timeout, async {
+        engine.api.inspect_image(reference).await.map_err(|e| {
+            if engine::status(&e) == Some(404) {
+                BackendError::NotFound(format!("image {reference}"))
+            } else {
+                BackendError::Failed(format!(
+                    "cannot inspect image `{reference}`: {}",
+                    engine::message(&e)
+                ))
+            }
+        })
+    })?;
+    let config = image.config.unwrap_or_default();
+    let mut labels: Vec<(String, String)> = config.labels.unwrap_or_default().into_iter().collect();
+    labels.sort();
+    let mut exposed_ports = config.exposed_ports.unwrap_or_default();
+    exposed_ports.sort();
+    let mut volumes = config.volumes.unwrap_or_default();
+    volumes.sort();
+    Ok(ImageInfo {
+        id: image.id.unwrap_or_default(),
+        tags: image.repo_tags.unwrap_or_default(),
+        env: config.env.unwrap_or_default(),
+        exposed_ports,
+        entrypoint: config.entrypoint.unwrap_or_default(),
+        cmd: config.cmd.unwrap_or_default(),
+        user: config.user.unwrap_or_default(),
+        workdir: config.working_dir.unwrap_or_default(),
+        labels,
+        volumes,
+        healthcheck: config
+            .healthcheck
+            .and_then(|h| h.test)
+            .filter(|t| t.first().is_none_or(|t| t != "NONE"))
+            .unwrap_or_default(),
+        os: image.os.unwrap_or_default(),
+        architecture: image.architecture.unwrap_or_default(),
+        size: image.size.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_a_live_owner() {
+        assert!(owner_alive(&owner_id()));
+        let pid = std::process::id();
+        assert!(!owner_alive(&format!("{}:{pid}:1", hostname())));
+        assert!(owner_alive("some-other-machine:1:1"));
+        assert!(!owner_alive("garbage"));
+    }
+}
