@@ -142,6 +142,9 @@ struct ContainerArgs {
     /// Run the throwaway container privileged.
     #[arg(long)]
     privileged: bool,
+    /// Add a label to throwaway containers, e.g. the CI job's id (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_env)]
+    labels: Vec<String>,
     /// Before checking, wait until this TCP port listens inside the container.
     #[arg(long, value_name = "PORT")]
     wait_port: Option<u16>,
@@ -178,6 +181,7 @@ impl ContainerArgs {
             volumes: self.volumes.clone(),
             tmpfs: self.tmpfs.clone(),
             privileged: self.privileged,
+            labels: self.labels.clone(),
             wait: Wait {
                 port: self.wait_port,
                 log: self.wait_log.clone(),
@@ -193,6 +197,7 @@ impl ContainerArgs {
     fn apply(&self, spec: &mut ContainerSpec) {
         spec.env.extend(self.env.iter().cloned());
         spec.ports.extend(self.publish.iter().cloned());
+        spec.labels.extend(self.labels.iter().cloned());
         spec.keep |= self.keep;
         spec.privileged |= self.privileged;
     }

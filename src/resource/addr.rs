@@ -295,7 +295,11 @@ mod tests {
     #[test]
     fn other_targets_connect_from_inside() {
         let host = Host::new(Box::new(crate::backend::Elsewhere));
-        let inside = |id: &str| new(id, &Options::new()).unwrap().probe(&host, &["reachable"]);
+        let inside = |id: &str| {
+            new(id, &Options::new())
+                .unwrap()
+                .probe(&host, &["reachable"])
+        };
         let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = open.local_addr().unwrap().port();
         let seen = inside(&format!("tcp://127.0.0.1:{port}")).unwrap();

@@ -257,6 +257,21 @@ impl Values<'_, '_> {
         }
     }
 
+    /// `{ KEY = "value" }` (or a list of `KEY=value`) as `KEY=value` entries.
+    fn pairs(&self, key: &str, value: &Node<'_>) -> Result<Vec<String>, SpecError> {
+        let help = format!("write `{key} = {{ KEY = \"value\" }}`");
+        match value.get_ref() {
+            DeValue::Table(table) => table
+                .iter()
+                .map(|(k, v)| match v.get_ref() {
+                    DeValue::String(s) => Ok(format!("{}={s}", k.get_ref())),
+                    _ => Err(self.invalid(key, v, &help)),
+                })
+                .collect(),
+            _ => self.strings(key, value, &help),
+        }
+    }
+
     fn integer(&self, key: &str, value: &Node<'_>) -> Result<i64, SpecError> {
         match value.get_ref() {
             DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
@@ -272,23 +287,8 @@ impl Values<'_, '_> {
         value: &Node<'_>,
     ) -> Result<(), SpecError> {
         match key {
-            "env" => match value.get_ref() {
-                DeValue::Table(table) => {
-                    for (k, v) in table {
-                        let DeValue::String(s) = v.get_ref() else {
-                            return Err(self.invalid(
-                                "env",
-                                v,
-                                "write `env = { KEY = \"value\" }`",
-                            ));
-                        };
-                        spec.env.push(format!("{}={s}", k.get_ref()));
-                    }
-                }
-                _ => {
-                    spec.env = self.strings(key, value, "write `env = { KEY = \"value\" }`")?;
-                }
-            },
+            "env" => spec.env = self.pairs(key, value)?,
+            "labels" => spec.labels = self.pairs(key, value)?,
             "cmd" => spec.cmd = Some(self.words(key, value)?),
             "entrypoint" => spec.entrypoint = Some(self.words(key, value)?),
             "user" => spec.user = Some(self.string(key, value)?),

@@ -2,6 +2,8 @@
 
 // Shared helpers: the binary, temporary spec folders.
 mod util;
+// Shared helpers for the Docker daemon and the fixture images.
+mod docker_util;
 // Resource kinds `command` and `file` on the local machine.
 mod kinds_core;
 // Resource kind `package` on this Debian machine.

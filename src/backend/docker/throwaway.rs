@@ -38,6 +38,8 @@ pub struct ContainerSpec {
     pub tmpfs: Vec<String>,
     /// Run privileged (off unless asked for).
     pub privileged: bool,
+    /// Extra labels, `KEY=value`, e.g. the CI job that started the container.
+    pub labels: Vec<String>,
     /// When the container is ready for checks.
     pub wait: Wait,
     /// Leave the container running after the run, for debugging.
@@ -305,6 +307,12 @@ fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, String> {
         (LABEL_OWNER.to_string(), owned::owner_id()),
         (LABEL_IMAGE.to_string(), spec.image.clone()),
     ]);
+    for label in &spec.labels {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        labels
+            .entry(key.to_string())
+            .or_insert_with(|| value.to_string());
+    }
     if spec.keep {
         labels.insert(LABEL_KEEP.to_string(), "true".to_string());
     }
