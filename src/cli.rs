@@ -62,6 +62,9 @@ struct CleanArgs {
     /// Also remove containers of ispec runs that are still going.
     #[arg(long)]
     all: bool,
+    /// Only containers with this label, `KEY` or `KEY=VALUE`, e.g. a CI job's (repeatable).
+    #[arg(long = "label", value_name = "KEY[=VALUE]")]
+    labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -368,7 +371,7 @@ fn list(args: &SpecArgs) -> u8 {
 }
 
 fn clean(args: &CleanArgs) -> u8 {
-    match crate::backend::docker::clean(true, args.all) {
+    match crate::backend::docker::clean(true, args.all, &args.labels) {
         Ok(removed) => {
             for c in &removed {
                 println!(

@@ -219,6 +219,13 @@ impl Host {
         Some(answer.map_err(ProbeError::from))
     }
 
+    /// Every process, listed natively by the backend; `None` when it has no way.
+    pub fn processes(&self) -> Option<Result<Vec<u8>, ProbeError>> {
+        let answer = self.shared.backend.processes(self.timeout)?;
+        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        Some(answer.map_err(ProbeError::from))
+    }
+
     /// The configuration of an image: `reference`, or the image the target runs.
     pub fn image(&self, reference: Option<&str>) -> Result<ImageInfo, ProbeError> {
         self.shared.round_trips.fetch_add(1, Ordering::Relaxed);

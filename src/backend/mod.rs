@@ -84,6 +84,13 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// Every process of the target, read natively (no shell on the target), as the
+    /// `process` kind's listing: `pid NUL euid NUL comm NUL cmdline NUL` per process,
+    /// the command line's own NULs made spaces. `None`: no native way.
+    fn processes(&self, _timeout: Duration) -> Option<Result<Vec<u8>, BackendError>> {
+        None
+    }
+
     /// The configuration of an image: `reference`, or the image the target runs when
     /// `None`. Only container backends have images.
     fn image(

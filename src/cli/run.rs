@@ -26,9 +26,15 @@ struct Job {
 pub(super) fn run(args: &RunArgs) -> u8 {
     let owned = Arc::new(Owned::new());
     on_interrupt(&owned);
+    // Removes the run's containers when the run ends, also by a panic. (Dropping the
+    // backends would too, but a check's thread may still hold one as the process exits.)
+    let _finish = Finish(Arc::clone(&owned));
     let jobs = match jobs(args, &owned) {
         Ok(jobs) => jobs,
-        Err(code) => return code,
+        Err(code) => {
+            wait_if_interrupted(&owned);
+            return code;
+        }
     };
     let files = match report_files(&args.reports) {
         Ok(files) => files,
@@ -56,7 +62,9 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         timeout: args.timeout,
         ..RunOptions::default()
     };
-    match run_all(&jobs, &opts, &mut out) {
+    let ran = run_all(&jobs, &opts, &mut out);
+    wait_if_interrupted(&owned);
+    match ran {
         Ok(summary) => {
             for (_, file) in &files {
                 if let Err(e) = file.commit() {
@@ -98,6 +106,8 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
         }
     }
     let planned = planned(&args.specs, &targets)?;
+    // Flags shape `--image` containers directly; a suite's image targets get them added.
+    let from_suite = args.specs.specs.is_empty();
     let options = ConnectOptions {
         user: args.container.user.clone(),
         ..ConnectOptions::default()
@@ -107,7 +117,9 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
         let backend: Result<Box<dyn Backend>, ConnectError> = match target {
             TargetSpec::Uri(uri) => backend::connect(&uri, &options),
             TargetSpec::Image(mut spec) => {
-                args.container.apply(&mut spec);
+                if from_suite {
+                    args.container.apply(&mut spec);
+                }
                 start(&spec, owned).map_err(ConnectError::Backend)
             }
         };
@@ -155,6 +167,26 @@ fn start(spec: &ContainerSpec, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, B
         );
     }
     Ok(Box::new(container))
+}
+
+/// Removes the run's throwaway containers (but kept ones) when dropped.
+struct Finish(Arc<Owned>);
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
+/// After Ctrl-C or SIGTERM, what failed did so because its container went away: the
+/// signal thread exits the process with the signal's code once it is done, so the
+/// run's own exit code must not win the race.
+fn wait_if_interrupted(owned: &Owned) {
+    if owned.is_closing() {
+        loop {
+            std::thread::park();
+        }
+    }
 }
 
 /// On Ctrl-C or SIGTERM: remove every container this run started, then exit with

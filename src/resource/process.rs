@@ -141,7 +141,18 @@ fn parse_processes(out: &[u8]) -> Result<Vec<ProcEntry>, String> {
 
 /// Every process on the target, listed once per run for every check.
 fn processes(host: &Host) -> Result<Vec<ProcEntry>, ProbeError> {
-    let out = host.run_memo(&Cmd::shell(SCRIPT))?;
+    let out = match host.run_memo(&Cmd::shell(SCRIPT)) {
+        Ok(out) => out,
+        // No shell on the target (a `FROM scratch` image): the backend may list the
+        // processes itself.
+        Err(ProbeError::ToolMissing(tool)) => {
+            let listing = host
+                .processes()
+                .unwrap_or(Err(ProbeError::ToolMissing(tool)))?;
+            return parse_processes(&listing).map_err(ProbeError::Failed);
+        }
+        Err(e) => return Err(e),
+    };
     match out.status {
         Some(0) => parse_processes(&out.stdout).map_err(ProbeError::Failed),
         Some(3) => Err(ProbeError::Failed(

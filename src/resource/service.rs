@@ -280,7 +280,12 @@ impl Service {
 
     /// True if `/etc/init.d` holds a script for this service (listed once per run).
     fn has_init_script(&self, host: &Host) -> Result<bool, ProbeError> {
-        let listing = host.run_memo(&Cmd::new("ls").arg("-1").arg("--").arg("/etc/init.d"))?;
+        let listing = match host.run_memo(&Cmd::new("ls").arg("-1").arg("--").arg("/etc/init.d")) {
+            Ok(listing) => listing,
+            // Without `ls` there are no init scripts to run either.
+            Err(ProbeError::ToolMissing(_)) => return Ok(false),
+            Err(e) => return Err(e),
+        };
         Ok(listing.success() && listing.stdout_text().lines().any(|l| l == self.script()))
     }
 

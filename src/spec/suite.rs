@@ -32,6 +32,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "volumes",
     "tmpfs",
     "privileged",
+    "labels",
     "wait",
 ];
 

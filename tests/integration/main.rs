@@ -50,3 +50,5 @@ mod colors;
 mod engine;
 // The book's example specs run here; every kind has its example and its page.
 mod examples;
+// The Docker backend: `docker://` and `--image` on the fixture images, cleanup.
+mod docker;

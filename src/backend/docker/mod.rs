@@ -39,8 +39,8 @@ pub struct Container {
     target: String,
     /// Who runs commands: `--user`, or the container's default user when `None`.
     user: Option<String>,
-    /// The main process's pid on the engine's machine, for `/proc/net` reads from
-    /// outside when the container has no `cat`.
+    /// The main process's pid on the engine's machine, for `/proc` and `/sys` reads
+    /// from outside when the container has no `cat`.
     host_pid: Option<i64>,
     /// Removes the container when this backend is dropped, for throwaway containers.
     guard: Option<throwaway::Guard>,
@@ -198,14 +198,40 @@ impl Container {
         Entry::first(&tar, path).map(Some)
     }
 
-    /// Reads `/proc/net/...` from outside the container: the engine's machine shows
-    /// the container's network namespace under its main process.
-    fn read_proc_net_outside(&self, path: &str) -> Option<Vec<u8>> {
-        let rest = path.strip_prefix("/proc/net/")?;
-        if !self.engine.is_local() || rest.contains("..") {
+    /// Where this machine sees the container's root (`/proc/PID/root`), when the
+    /// engine runs here and we may look: the way to read `/proc` and `/sys` of a
+    /// container that has no `cat`.
+    fn root_outside(&self) -> Option<String> {
+        let pid = self.host_pid?;
+        let root = format!("/proc/{pid}/root");
+        (self.engine.is_local() && std::fs::read_dir(format!("{root}/proc/1")).is_ok())
+            .then_some(root)
+    }
+
+    /// Reads a `/proc` or `/sys` file of the container from outside it.
+    fn read_outside(&self, path: &str) -> Option<Result<Vec<u8>, BackendError>> {
+        if path.contains("/../") {
             return None;
         }
-        std::fs::read(format!("/proc/{}/net/{rest}", self.host_pid?)).ok()
+        let root = self.root_outside()?;
+        // `/proc/self` would be this process, which is not in the container: the
+        // container's main process (its PID 1) stands in for it.
+        let inside = if let Some(rest) = path.strip_prefix("/proc/self/") {
+            format!("/proc/1/{rest}")
+        } else if path == "/proc/mounts" || path.starts_with("/proc/net/") {
+            format!("/proc/1/{}", &path["/proc/".len()..])
+        } else {
+            path.to_string()
+        };
+        Some(
+            std::fs::read(format!("{root}{inside}")).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => BackendError::NotFound(path.to_string()),
+                std::io::ErrorKind::PermissionDenied => {
+                    BackendError::Denied(format!("cannot read `{path}`"))
+                }
+                _ => BackendError::Failed(format!("cannot read `{path}`: {e}")),
+            }),
+        )
     }
 
     fn image_id(&self) -> Result<String, BackendError> {
@@ -310,14 +336,14 @@ impl Backend for Container {
 
     fn read_file(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, BackendError> {
         // The archive of a /proc or /sys file is empty (they report size 0): read them
-        // with `cat`, or, for the network tables, from outside the container.
+        // with `cat`, or, in a container without one, from outside it.
         if path.starts_with("/proc/") || path.starts_with("/sys/") {
             let via_cat = self.exec(&Cmd::new("cat").arg("--").arg(path), timeout);
             return match via_cat {
                 Ok(out) if out.success() => Ok(out.stdout),
                 Err(BackendError::ToolMissing(tool)) => self
-                    .read_proc_net_outside(path)
-                    .ok_or(BackendError::ToolMissing(tool)),
+                    .read_outside(path)
+                    .unwrap_or(Err(BackendError::ToolMissing(tool))),
                 Ok(out) => {
                     let err = out.stderr_text();
                     Err(if err.contains("No such file") {
@@ -365,6 +391,56 @@ impl Backend for Container {
                 .block_on(timeout, self.archive_entry(path))
                 .map(|e| e.map(|e| e.meta)),
         )
+    }
+
+    fn processes(&self, _timeout: Duration) -> Option<Result<Vec<u8>, BackendError>> {
+        let proc = format!("{}/proc", self.root_outside()?);
+        let entries = match std::fs::read_dir(&proc) {
+            Ok(entries) => entries,
+            Err(e) => {
+                return Some(Err(BackendError::Failed(format!(
+                    "cannot list `/proc`: {e}"
+                ))));
+            }
+        };
+        let mut listing = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // A process that exits while it is read is left out.
+            let dir = entry.path();
+            let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
+                continue;
+            };
+            let Some(uid) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+            else {
+                continue;
+            };
+            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+                continue;
+            };
+            let mut args = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            for b in &mut args {
+                if *b == 0 {
+                    *b = b' ';
+                }
+            }
+            for field in [
+                name.as_bytes(),
+                uid.as_bytes(),
+                comm.lines().next().unwrap_or("").as_bytes(),
+                &args,
+            ] {
+                listing.extend_from_slice(field);
+                listing.push(0);
+            }
+        }
+        Some(Ok(listing))
     }
 
     fn image(&self, reference: Option<&str>, timeout: Duration) -> Result<ImageInfo, BackendError> {

@@ -30,8 +30,16 @@ pub struct Owned {
 
 #[derive(Debug, Default)]
 struct State {
-    containers: Vec<(Engine, String)>,
+    containers: Vec<Registered>,
     closing: bool,
+}
+
+#[derive(Debug)]
+struct Registered {
+    engine: Engine,
+    name: String,
+    /// Started with `--keep`: left running by [`Owned::finish`].
+    keep: bool,
 }
 
 impl Owned {
@@ -48,8 +56,37 @@ impl Owned {
         if state.closing {
             return false;
         }
-        state.containers.push((engine.clone(), name.to_string()));
+        state.containers.push(Registered {
+            engine: engine.clone(),
+            name: name.to_string(),
+            keep: false,
+        });
         true
+    }
+
+    /// Marks a container to be left running when the run finishes.
+    pub(crate) fn keep(&self, name: &str) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for c in state.containers.iter_mut().filter(|c| c.name == name) {
+            c.keep = true;
+        }
+    }
+
+    /// Removes every container of the run except the kept ones: what a run does when
+    /// it ends, whatever its outcome. Returns how many were removed.
+    pub fn finish(&self) -> usize {
+        let containers: Vec<Registered> = {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let (kept, gone) = std::mem::take(&mut state.containers)
+                .into_iter()
+                .partition(|c| c.keep);
+            state.containers = kept;
+            gone
+        };
+        containers
+            .iter()
+            .filter(|c| remove(&c.engine, &c.name).is_ok())
+            .count()
     }
 
     /// Forgets a container that was removed (or is kept on purpose).
@@ -58,7 +95,15 @@ impl Owned {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .containers
-            .retain(|(_, n)| n != name);
+            .retain(|c| c.name != name);
+    }
+
+    /// True once [`Owned::remove_all`] began: the run is being interrupted.
+    pub fn is_closing(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .closing
     }
 
     /// Removes every registered container and refuses new ones: what Ctrl-C and
@@ -71,7 +116,7 @@ impl Owned {
         };
         containers
             .iter()
-            .filter(|(engine, name)| remove(engine, name).is_ok())
+            .filter(|c| remove(&c.engine, &c.name).is_ok())
             .count()
     }
 }
@@ -87,8 +132,13 @@ pub(crate) fn remove(engine: &Engine, name: &str) -> Result<(), BackendError> {
         match engine.api.remove_container(name, Some(options)).await {
             Ok(()) => Ok(()),
             Err(e) if engine::status(&e) == Some(404) => Ok(()),
-            // 409: removal already in progress (another sweep); it will be gone.
-            Err(e) if engine::status(&e) == Some(409) => Ok(()),
+            // 409: another sweep is removing it; wait until it is gone.
+            Err(e) if engine::status(&e) == Some(409) => {
+                while engine.api.inspect_container(name, None).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok(())
+            }
             Err(e) => Err(BackendError::Failed(format!(
                 "cannot remove container `{name}`: {}",
                 engine::message(&e)
@@ -145,16 +195,24 @@ pub struct Leftover {
     pub kept: bool,
 }
 
-/// Removes ispec's containers whose run has ended: kept ones too when `kept`, and
-/// those of live runs too when `all`. Returns what was removed.
-pub fn clean(kept: bool, all: bool) -> Result<Vec<Leftover>, BackendError> {
+/// Removes ispec's containers whose run has ended (kept ones too when `kept`, and
+/// those of live runs too when `all`) that carry every one of `labels`
+/// (`KEY` or `KEY=VALUE`). Returns what was removed.
+pub fn clean(kept: bool, all: bool, labels: &[String]) -> Result<Vec<Leftover>, BackendError> {
     let engine = Engine::connect()?;
-    sweep(&engine, kept, all)
+    sweep(&engine, kept, all, labels)
 }
 
-pub(crate) fn sweep(engine: &Engine, kept: bool, all: bool) -> Result<Vec<Leftover>, BackendError> {
+pub(crate) fn sweep(
+    engine: &Engine,
+    kept: bool,
+    all: bool,
+    labels: &[String],
+) -> Result<Vec<Leftover>, BackendError> {
     let listed = engine.block_on(REMOVE_TIMEOUT, async {
-        let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+        let mut wanted = vec![LABEL.to_string()];
+        wanted.extend(labels.iter().cloned());
+        let filters = HashMap::from([("label".to_string(), wanted)]);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)

@@ -108,7 +108,7 @@ impl Container {
             cause,
         };
         // Leftovers of runs that were killed before they could clean up.
-        let _ = owned::sweep(&engine, false, false);
+        let _ = owned::sweep(&engine, false, false, &[]);
         let image = match owned::inspect_image(&engine, &spec.image, Duration::from_secs(30)) {
             Ok(image) => image,
             Err(BackendError::NotFound(_)) => {
@@ -171,6 +171,9 @@ impl Container {
             .wait_ready(&spec.wait, health, say)
             .map_err(|cause| unreachable(format!("not ready: {cause}")))?;
         guard.keep = spec.keep;
+        if spec.keep {
+            owned.keep(&name);
+        }
         container.guard = Some(guard);
         Ok(container)
     }

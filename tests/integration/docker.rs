@@ -1,0 +1,588 @@
+//! The Docker backend against the real daemon: `docker://` and `--image` targets on
+//! the fixture images, readiness, cleanup on every exit path, `ispec clean`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::docker_util::{
+    DEBIAN, ISPEC_LABEL, SCRATCH, Started, case_label, have_image, ispec_containers, wait_ready,
+};
+use crate::util::{Specs, ispec, outcome};
+
+fn spec_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("specs/docker")
+        .join(name)
+}
+
+/// Runs `ispec run ARGS --format json`; returns the exit code, the report and stderr.
+fn run_json(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = ispec()
+        .arg("run")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("ispec runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+fn run(args: &[&str]) -> Output {
+    ispec().args(args).output().expect("ispec runs")
+}
+
+/// The distinct kinds in a report, and whether every result passed.
+fn kinds_all_passed(doc: &serde_json::Value) -> (Vec<String>, bool) {
+    let results = doc["results"].as_array().expect("results");
+    let mut kinds: Vec<String> = results
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    (kinds, results.iter().all(|r| r["outcome"] == "pass"))
+}
+
+const CORE_KINDS: [&str; 14] = [
+    "addr",
+    "command",
+    "dns",
+    "file",
+    "group",
+    "http",
+    "interface",
+    "kernel-param",
+    "mount",
+    "package",
+    "port",
+    "process",
+    "service",
+    "user",
+];
+
+#[test]
+fn every_kind_passes_in_a_running_container() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    let spec = spec_file("debian-fixture.toml");
+    let (code, doc, stderr) = run_json(&[spec.to_str().unwrap(), "-t", &started.target()]);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    let (kinds, passed) = kinds_all_passed(&doc);
+    assert!(passed, "{doc:#}");
+    assert_eq!(kinds, CORE_KINDS, "every core kind is in the fixture spec");
+    assert_eq!(doc["results"][0]["target"], started.target());
+
+    // `--user` runs the checks as another user of the container.
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"id -un\"]\nstdout = \"app\"\n\n[file.\"/root/.bashrc\"]\nexists = true\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    let (code, doc, stderr) = run_json(&[
+        spec.to_str().unwrap(),
+        "-t",
+        &started.target(),
+        "--user",
+        "app",
+    ]);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+}
+
+#[test]
+fn every_kind_passes_in_a_throwaway_container_that_is_then_removed() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("throwaway");
+    let spec = spec_file("debian-fixture.toml");
+    let (code, doc, stderr) =
+        run_json(&[spec.to_str().unwrap(), "--image", DEBIAN, "--label", &label]);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    let (kinds, passed) = kinds_all_passed(&doc);
+    assert!(passed, "{doc:#}");
+    assert_eq!(kinds, CORE_KINDS);
+    assert_eq!(doc["results"][0]["target"], format!("image:{DEBIAN}"));
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn failures_and_errors_in_a_container_are_reported_and_the_container_removed() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("fail");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/ispec-fixture\"]\nmode = \"0600\"\n\n\
+         [command.\"no-such-tool --version\"]\nexit-status = 0\n\n\
+         [command.\"printenv GREETING\"]\nstdout = \"hello\"\n\n\
+         [command.\"id -un\"]\nstdout = \"root\"\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    let (code, doc, _) = run_json(&[
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "-e",
+        "GREETING=hello",
+    ]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(outcome(&doc, "file", "/etc/ispec-fixture", "mode"), "fail");
+    let mode = crate::util::result(&doc, "file", "/etc/ispec-fixture", "mode");
+    assert_eq!(mode["actual"], "\"0644\"");
+    assert_eq!(
+        outcome(&doc, "command", "no-such-tool --version", "exit-status"),
+        "fail"
+    );
+    assert_eq!(
+        outcome(&doc, "command", "printenv GREETING", "stdout"),
+        "pass"
+    );
+    assert_eq!(outcome(&doc, "command", "id -un", "stdout"), "pass");
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_shell_less_image_answers_what_it_can_and_errors_the_rest() {
+    if !have_image(SCRATCH) {
+        return;
+    }
+    let label = case_label("scratch");
+    let spec = spec_file("scratch-fixture.toml");
+    let (code, doc, stderr) = run_json(&[
+        spec.to_str().unwrap(),
+        "--image",
+        SCRATCH,
+        "--label",
+        &label,
+    ]);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    assert!(kinds_all_passed(&doc).1, "{doc:#}");
+
+    // What needs a program in the image is an error naming it, never a pass or a crash.
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"true\"]\nexit-status = 0\n\n\
+         [http.\"http://127.0.0.1:8080/\"]\nstatus = 200\n\n\
+         [user.root]\nexists = true\n\n\
+         [file.\"/ispec-scratch-server\"]\nowner = \"root\"\n\n\
+         [service.x]\nrunning = false\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    let (code, doc, _) = run_json(&[
+        spec.to_str().unwrap(),
+        "--image",
+        SCRATCH,
+        "--label",
+        &label,
+    ]);
+    assert_eq!(code, 1, "{doc:#}");
+    for r in doc["results"].as_array().unwrap() {
+        assert_eq!(r["outcome"], "error", "{r:#}");
+    }
+    let message = |kind, id, prop| {
+        crate::util::result(&doc, kind, id, prop)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(message("command", "true", "exit-status").contains("`/bin/sh` is not installed"));
+    assert!(
+        message("http", "http://127.0.0.1:8080/", "status").contains("`curl` is not installed")
+    );
+    assert!(
+        message("file", "/ispec-scratch-server", "owner").contains("no entry in `/etc/passwd`")
+    );
+    assert!(message("service", "x", "running").contains("no init system"));
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn readiness_waits_for_a_port_a_log_line_or_the_healthcheck() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("ready");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[port.\"tcp:80\"]\nlistening = true\n\n[port.\"tcp:22\"]\nlistening = true\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    for wait in [
+        &["--wait-port", "80"][..],
+        &["--wait-log", "ispec-fixture: ready"],
+        &["--wait-health"],
+        &[],
+    ] {
+        let mut args = vec![spec.to_str().unwrap(), "--image", DEBIAN, "--label", &label];
+        args.extend_from_slice(wait);
+        let (code, doc, stderr) = run_json(&args);
+        assert_eq!(code, 0, "{wait:?}: {doc:#} {stderr}");
+    }
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_container_that_never_gets_ready_is_exit_3_and_removed() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("never-ready");
+    let specs = Specs::new(&[("spec.toml", "[port.\"tcp:80\"]\nlistening = true\n")]);
+    let spec = specs.path("spec.toml");
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "--wait-port",
+        "81",
+        "--wait-within",
+        "2s",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot reach `image:{DEBIAN}`: not ready: waited 2s for port 81 to listen"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("ispec-fixture: ready"),
+        "the container's last output: {err}"
+    );
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+
+    // A container whose command exits is not waited on for long.
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "--cmd",
+        "sh -c 'echo bye; exit 4'",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the container stopped (exit code 4)"), "{err}");
+    assert!(err.contains("bye"), "{err}");
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn unreachable_engines_missing_images_and_containers_are_exit_3() {
+    let specs = Specs::new(&[("spec.toml", "[file.\"/\"]\nexists = true\n")]);
+    let spec = specs.path("spec.toml");
+    let out = ispec()
+        .env("DOCKER_HOST", "unix:///nonexistent/ispec-docker.sock")
+        .args(["run", spec.to_str().unwrap(), "-t", "docker://web"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: cannot reach `the Docker engine at `unix:///nonexistent/ispec-docker.sock``"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("DOCKER_HOST"), "{err}");
+
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        "ispec-no-such-image:1",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the image is not on the engine"), "{err}");
+
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "-t",
+        "docker://ispec-no-such-container",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no container `ispec-no-such-container`"),
+        "{err}"
+    );
+
+    let stopped = Started::run(DEBIAN, &["--entrypoint", "true"]);
+    let _ = Command::new("docker").args(["wait", &stopped.id]).output();
+    let out = run(&["run", spec.to_str().unwrap(), "-t", &stopped.target()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the container is not running (status exited)"),
+        "{err}"
+    );
+}
+
+/// Starts `ispec run` on a check that takes a minute, in a throwaway container
+/// labeled `label`, and returns once that check is running inside it.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the caller signals and waits for it"
+)]
+fn start_slow_run(label: &str) -> (Child, Specs) {
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/ispec-fixture\"]\nexists = true\n\n\
+         [command.\"sleep 60\"]\nexit-status = 0\ntimeout = \"2m\"\n",
+    )]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ispec"))
+        .args(["run", specs.path("spec.toml").to_str().unwrap()])
+        .args(["--image", DEBIAN, "--label", label, "--format", "tap"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ispec starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let names = ispec_containers(&format!("label={label}"));
+        let sleeping = names.first().is_some_and(|name| {
+            Command::new("docker")
+                .args(["top", name])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("sleep 60"))
+        });
+        if sleeping {
+            return (child, specs);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the slow check never started");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn sigint_and_sigterm_mid_check_remove_the_container() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    for (name, code) in [("INT", 130), ("TERM", 143)] {
+        let label = case_label(&format!("sig{name}"));
+        let (child, _specs) = start_slow_run(&label);
+        assert_eq!(ispec_containers(&format!("label={label}")).len(), 1);
+        signal(&child, name);
+        let out = child.wait_with_output().expect("ispec exits");
+        assert_eq!(out.status.code(), Some(code), "SIG{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("removed 1 containers this run started"),
+            "{err}"
+        );
+        assert_eq!(
+            ispec_containers(&format!("label={label}")),
+            Vec::<String>::new(),
+            "SIG{name} left a container"
+        );
+    }
+}
+
+#[test]
+fn sigkill_leftovers_and_kept_containers_go_with_ispec_clean() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    // A run killed outright cannot clean up: its container stays, labeled, until the
+    // next run sweeps it (the owner is gone) or `ispec clean` removes it.
+    let label = case_label("sigkill");
+    let (mut child, _specs) = start_slow_run(&label);
+    let left = ispec_containers(&format!("label={label}"));
+    assert_eq!(left.len(), 1);
+    signal(&child, "KILL");
+    let _ = child.wait();
+
+    // `--keep` leaves one on purpose and says how to get in; the run sweeps the
+    // SIGKILLed run's leftover before it starts its own container.
+    let kept_label = case_label("keep");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/ispec-fixture\"]\nexists = true\n",
+    )]);
+    let out = run(&[
+        "run",
+        specs.path("spec.toml").to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &kept_label,
+        "--keep",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+    let kept = ispec_containers(&format!("label={kept_label}"));
+    assert_eq!(kept.len(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("docker exec -it {} sh", kept[0])),
+        "{err}"
+    );
+
+    // `ispec clean` removes kept containers and leftovers, never a live run's.
+    let live = case_label("live");
+    let (mut live_child, _live_specs) = start_slow_run(&live);
+    for only in [&kept_label, &live] {
+        let out = run(&["clean", "--label", only]);
+        assert_eq!(out.status.code(), Some(0));
+        let listing = String::from_utf8_lossy(&out.stdout);
+        if only == &kept_label {
+            assert!(
+                listing.contains(&format!("removed {}, kept with --keep", kept[0])),
+                "{listing}"
+            );
+        } else {
+            assert_eq!(listing, "0 containers removed\n");
+        }
+    }
+    assert_eq!(
+        ispec_containers(&format!("label={kept_label}")),
+        Vec::<String>::new()
+    );
+    assert_eq!(ispec_containers(&format!("label={live}")).len(), 1);
+    signal(&live_child, "TERM");
+    let _ = live_child.wait();
+    assert_eq!(
+        ispec_containers(&format!("label={live}")),
+        Vec::<String>::new()
+    );
+    assert!(!ISPEC_LABEL.is_empty());
+}
+
+#[test]
+fn a_suite_starts_image_targets_with_their_options() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("suite");
+    let (key, value) = label.split_once('=').unwrap();
+    let specs = Specs::new(&[
+        (
+            "ispec.toml",
+            &format!(
+                "[target.web]\nimage = \"{DEBIAN}\"\nenv = {{ GREETING = \"hi\" }}\n\
+                 labels = {{ \"{key}\" = \"{value}\" }}\ntmpfs = [\"/scratch\"]\n\
+                 wait = {{ port = 80, within = \"30s\" }}\nspecs = [\"web.toml\"]\n",
+            ),
+        ),
+        (
+            "web.toml",
+            "[command.\"printenv GREETING\"]\nstdout = \"hi\"\n\n\
+             [mount.\"/scratch\"]\nfilesystem = \"tmpfs\"\n\n\
+             [port.\"tcp:80\"]\nlistening = true\n",
+        ),
+    ]);
+    let out = ispec()
+        .current_dir(specs.dir())
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{doc:#} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(doc["summary"]["passed"], 3);
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn published_ports_answer_on_loopback() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("publish");
+    let specs = Specs::new(&[("spec.toml", "[port.\"tcp:80\"]\nlistening = true\n")]);
+    let out = run(&[
+        "run",
+        specs.path("spec.toml").to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "-p",
+        "80",
+        "--keep",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let name = ispec_containers(&format!("label={label}"))
+        .pop()
+        .expect("kept container");
+    // Removed when the test ends, like the containers the tests start themselves.
+    let kept = Started { id: name };
+    let port = Command::new("docker")
+        .args(["port", &kept.id, "80/tcp"])
+        .output()
+        .unwrap();
+    let port = String::from_utf8_lossy(&port.stdout);
+    assert!(
+        port.starts_with("127.0.0.1:"),
+        "published on loopback: {port}"
+    );
+    let mut stream = std::net::TcpStream::connect(port.trim()).expect("nginx answers");
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).unwrap();
+    assert!(body.contains("Welcome to nginx"), "{body}");
+}
