@@ -509,6 +509,8 @@ fn a_suite_starts_image_targets_with_their_options() {
         return;
     }
     let label = case_label("suite");
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("note.txt"), "from the host").unwrap();
     let (key, value) = label.split_once('=').unwrap();
     let specs = Specs::new(&[
         (
@@ -516,13 +518,16 @@ fn a_suite_starts_image_targets_with_their_options() {
             &format!(
                 "[target.web]\nimage = \"{DEBIAN}\"\nenv = {{ GREETING = \"hi\" }}\n\
                  labels = {{ \"{key}\" = \"{value}\" }}\ntmpfs = [\"/scratch\"]\n\
+                 volumes = [\"{}:/data:ro\"]\n\
                  wait = {{ port = 80, within = \"30s\" }}\nspecs = [\"web.toml\"]\n",
+                data.path().display()
             ),
         ),
         (
             "web.toml",
             "[command.\"printenv GREETING\"]\nstdout = \"hi\"\n\n\
              [mount.\"/scratch\"]\nfilesystem = \"tmpfs\"\n\n\
+             [file.\"/data/note.txt\"]\ncontent = \"from the host\"\n\n\
              [port.\"tcp:80\"]\nlistening = true\n",
         ),
     ]);
@@ -538,7 +543,7 @@ fn a_suite_starts_image_targets_with_their_options() {
         "{doc:#} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(doc["summary"]["passed"], 3);
+    assert_eq!(doc["summary"]["passed"], 4);
     assert_eq!(
         ispec_containers(&format!("label={label}")),
         Vec::<String>::new()
