@@ -226,10 +226,15 @@ impl Host {
         Some(answer.map_err(ProbeError::from))
     }
 
-    /// The configuration of an image: `reference`, or the image the target runs.
-    pub fn image(&self, reference: Option<&str>) -> Result<ImageInfo, ProbeError> {
+    /// The configuration of an image: `reference`, or the image the target runs;
+    /// `None` if the engine has no such image.
+    pub fn image(&self, reference: Option<&str>) -> Result<Option<ImageInfo>, ProbeError> {
         self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
-        Ok(self.shared.backend.image(reference, self.timeout)?)
+        match self.shared.backend.image(reference, self.timeout) {
+            Ok(info) => Ok(Some(info)),
+            Err(BackendError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Reads a file that must exist.
