@@ -12,6 +12,7 @@ mod dns;
 mod file;
 mod group;
 mod http;
+mod image;
 mod interface;
 mod kernel_param;
 mod mount;
@@ -120,6 +121,7 @@ pub const KINDS: &[Kind] = &[
     file::KIND,
     group::KIND,
     http::KIND,
+    image::KIND,
     interface::KIND,
     kernel_param::KIND,
     mount::KIND,
