@@ -34,6 +34,8 @@ mod kind_port;
 mod kind_process;
 // Resource kind `user` on the local machine.
 mod kind_user;
+// Resource kind `image`: the fixture images through `--image` and `docker://`.
+mod kind_image;
 // Spec errors, one class per test, compared whole.
 mod errors;
 // TAP read by Perl's `prove`.
