@@ -92,8 +92,6 @@ struct RunArgs {
     /// Target to check (repeatable): `local` (the default) or `docker://CONTAINER`.
     #[arg(short, long = "target", value_name = "URI")]
     targets: Vec<String>,
-    #[command(flatten)]
-    container: ContainerArgs,
     /// Format of standard output: human, tap, junit or json.
     #[arg(short, long, value_name = "F", default_value = "human")]
     format: Format,
@@ -112,6 +110,10 @@ struct RunArgs {
     /// Colors in the human format: auto (terminal, no NO_COLOR), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+    /// Throwaway containers and checks in containers (last: its help heading applies
+    /// to every flag after it).
+    #[command(flatten)]
+    container: ContainerArgs,
 }
 
 /// Throwaway containers (`--image`) and how checks run in containers.
@@ -121,7 +123,8 @@ struct ContainerArgs {
     /// Start a throwaway container from IMAGE, check it, remove it (repeatable).
     #[arg(long = "image", value_name = "IMAGE")]
     images: Vec<String>,
-    /// Set an environment variable in the container (repeatable).
+    /// Set an environment variable in the container; `KEY` alone passes this machine's
+    /// value (repeatable).
     #[arg(short, long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<String>,
     /// Replace the image's command, split like a shell would, e.g. `"nginx -g 'daemon off;'"`.
@@ -146,7 +149,7 @@ struct ContainerArgs {
     #[arg(long)]
     privileged: bool,
     /// Add a label to throwaway containers, e.g. the CI job's id (repeatable).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_env)]
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     labels: Vec<String>,
     /// Before checking, wait until this TCP port listens inside the container.
     #[arg(long, value_name = "PORT")]
@@ -158,9 +161,9 @@ struct ContainerArgs {
     /// has one and nothing else is waited for); `--wait-health=false` skips it.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     wait_health: Option<bool>,
-    /// How long the container may take to become ready.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
-    wait_within: Duration,
+    /// How long the container may take to become ready [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    wait_within: Option<Duration>,
     /// Leave throwaway containers running afterwards, and print how to get in.
     #[arg(long)]
     keep: bool,
@@ -189,26 +192,50 @@ impl ContainerArgs {
                 port: self.wait_port,
                 log: self.wait_log.clone(),
                 health: self.wait_health,
-                within: self.wait_within,
+                within: self.wait_within.unwrap_or(Wait::default().within),
             },
             keep: self.keep,
         })
     }
 
-    /// Applies flags that shape containers to a suite's image target: flags add to
-    /// what the suite says, and `--keep` keeps every container.
-    fn apply(&self, spec: &mut ContainerSpec) {
-        spec.env.extend(self.env.iter().cloned());
-        spec.ports.extend(self.publish.iter().cloned());
-        spec.labels.extend(self.labels.iter().cloned());
-        spec.keep |= self.keep;
-        spec.privileged |= self.privileged;
+    /// Applies the flags to a suite's image target: lists (env, ports, volumes, tmpfs,
+    /// labels) add to what the suite says, the rest replace it when given.
+    fn apply(&self, spec: &mut ContainerSpec) -> Result<(), String> {
+        let flags = self.spec(&spec.image)?;
+        spec.env.extend(flags.env);
+        spec.ports.extend(flags.ports);
+        spec.volumes.extend(flags.volumes);
+        spec.tmpfs.extend(flags.tmpfs);
+        spec.labels.extend(flags.labels);
+        spec.cmd = flags.cmd.or(spec.cmd.take());
+        spec.entrypoint = flags.entrypoint.or(spec.entrypoint.take());
+        spec.user = flags.user.or(spec.user.take());
+        spec.privileged |= flags.privileged;
+        spec.keep |= flags.keep;
+        spec.wait.port = flags.wait.port.or(spec.wait.port);
+        spec.wait.log = flags.wait.log.or(spec.wait.log.take());
+        spec.wait.health = flags.wait.health.or(spec.wait.health);
+        if let Some(within) = self.wait_within {
+            spec.wait.within = within;
+        }
+        Ok(())
     }
 }
 
+fn parse_label(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((key, _)) if !key.is_empty() => Ok(s.to_string()),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// `KEY=VALUE`, or `KEY` alone for this machine's value of it (as `docker run -e`).
 fn parse_env(s: &str) -> Result<String, String> {
     match s.split_once('=') {
         Some((key, _)) if !key.is_empty() => Ok(s.to_string()),
+        None if !s.is_empty() => std::env::var(s)
+            .map(|value| format!("{s}={value}"))
+            .map_err(|_| format!("`{s}` is not set here; write `{s}=VALUE`")),
         _ => Err(format!("`{s}` is not KEY=VALUE")),
     }
 }
@@ -381,7 +408,11 @@ fn clean(args: &CleanArgs) -> u8 {
                     c.image
                 );
             }
-            println!("{} containers removed", removed.len());
+            println!(
+                "{} container{} removed",
+                removed.len(),
+                if removed.len() == 1 { "" } else { "s" }
+            );
             Exit::PASSED
         }
         Err(e) => {

@@ -20,8 +20,10 @@ pub enum Ty {
     Int,
     /// A short text, e.g. an owner or a version.
     Str,
-    /// A set of texts, e.g. a user's groups.
+    /// A set of texts, e.g. a user's groups: order and repeats do not matter.
     List,
+    /// Words in order, e.g. a command and its arguments: equal only word for word.
+    Words,
     /// Permission bits, observed as four octal digits (`"0644"`); specs may write
     /// `"644"`, `"0644"`, `644` or `0o644`.
     Mode,
@@ -38,6 +40,7 @@ impl Ty {
             Self::Int => "an integer",
             Self::Str => "a string",
             Self::List => "a list of strings",
+            Self::Words => "a list of words, in order",
             Self::Mode => "an octal mode such as \"0644\"",
             Self::Patterns => "a string or a list of strings and matchers",
         }
@@ -56,6 +59,8 @@ pub enum Value {
     Str(String),
     /// A set of texts.
     List(Vec<String>),
+    /// Words in order.
+    Words(Vec<String>),
 }
 
 impl fmt::Display for Value {
@@ -64,7 +69,7 @@ impl fmt::Display for Value {
             Self::Bool(b) => write!(f, "{b}"),
             Self::Int(i) => write!(f, "{i}"),
             Self::Str(s) => write!(f, "{}", shorten(s)),
-            Self::List(items) => {
+            Self::List(items) | Self::Words(items) => {
                 let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
                 write!(f, "[{}]", quoted.join(", "))
             }
@@ -148,7 +153,7 @@ impl Expect {
             Self::Equal(want) => equal(want, actual),
             Self::Matches(re) => match actual {
                 Value::Str(s) => re.is_match(s),
-                Value::List(items) => items.iter().any(|s| re.is_match(s)),
+                Value::List(items) | Value::Words(items) => items.iter().any(|s| re.is_match(s)),
                 other => re.is_match(&other.to_string()),
             },
             Self::Contains(items) => items.iter().all(|item| contains(item, actual)),
@@ -161,7 +166,7 @@ impl Expect {
             }),
             Self::Version(c) => match actual {
                 Value::Str(s) => c.matches(s),
-                Value::List(items) => items.iter().any(|s| c.matches(s)),
+                Value::List(items) | Value::Words(items) => items.iter().any(|s| c.matches(s)),
                 _ => false,
             },
             Self::All(all) => all.iter().all(|e| e.holds(actual)),
@@ -181,6 +186,7 @@ fn equal(want: &Value, actual: &Value) -> bool {
             a.dedup();
             w == a
         }
+        (Value::Words(w), Value::Words(a)) => w == a,
         (Value::Int(w), Value::Str(a)) => a.trim() == w.to_string(),
         (Value::Str(w), Value::Int(a)) => w.trim() == a.to_string(),
         (w, a) => w == a,
@@ -190,10 +196,10 @@ fn equal(want: &Value, actual: &Value) -> bool {
 fn contains(item: &Expect, actual: &Value) -> bool {
     match (item, actual) {
         (Expect::Equal(Value::Str(needle)), Value::Str(hay)) => hay.contains(needle.as_str()),
-        (Expect::Equal(want), Value::List(items)) => {
+        (Expect::Equal(want), Value::List(items) | Value::Words(items)) => {
             items.iter().any(|s| equal(want, &Value::Str(s.clone())))
         }
-        (matcher, Value::List(items)) => {
+        (matcher, Value::List(items) | Value::Words(items)) => {
             items.iter().any(|s| matcher.holds(&Value::Str(s.clone())))
         }
         (matcher, other) => matcher.holds(other),
@@ -259,6 +265,12 @@ mod tests {
     fn equality_and_sets() {
         assert!(Expect::Equal(Value::Int(33)).holds(&Value::Int(33)));
         assert!(Expect::Equal(Value::Int(0)).holds(&s("0")));
+        let cmd = Value::Words(vec!["sh".into(), "-c".into(), "sh".into()]);
+        assert!(Expect::Equal(cmd.clone()).holds(&cmd));
+        assert!(!Expect::Equal(Value::Words(vec!["sh".into(), "-c".into()])).holds(&cmd));
+        assert!(
+            !Expect::Equal(Value::Words(vec!["-c".into(), "sh".into(), "sh".into()])).holds(&cmd)
+        );
         let groups = Value::List(vec!["b".into(), "a".into()]);
         assert!(Expect::Equal(Value::List(vec!["a".into(), "b".into()])).holds(&groups));
         assert!(!Expect::Equal(Value::List(vec!["a".into()])).holds(&groups));

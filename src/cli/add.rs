@@ -97,7 +97,7 @@ fn toml_value(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Str(s) => toml_str(s),
-        Value::List(items) => {
+        Value::List(items) | Value::Words(items) => {
             let parts: Vec<String> = items.iter().map(|s| toml_str(s)).collect();
             format!("[{}]", parts.join(", "))
         }

@@ -118,7 +118,10 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
             TargetSpec::Uri(uri) => backend::connect(&uri, &options),
             TargetSpec::Image(mut spec) => {
                 if from_suite {
-                    args.container.apply(&mut spec);
+                    if let Err(e) = args.container.apply(&mut spec) {
+                        eprintln!("error: {e}");
+                        return Err(Exit::INVALID);
+                    }
                 }
                 start(&spec, owned).map_err(ConnectError::Backend)
             }
@@ -162,7 +165,7 @@ fn start(spec: &ContainerSpec, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, B
         let name = container.name().unwrap_or_default();
         eprintln!(
             "kept container {name} (from {}): get in with `docker exec -it {name} sh`; \
-             remove it with `docker rm -f {name}` or `ispec clean`",
+             remove it with `docker rm -fv {name}` or `ispec clean`",
             spec.image
         );
     }
@@ -204,7 +207,10 @@ fn on_interrupt(owned: &Arc<Owned>) {
             } else {
                 "terminated"
             };
-            eprintln!("\n{name}: removed {removed} containers this run started");
+            eprintln!(
+                "\n{name}: removed {removed} container{} this run started",
+                if removed == 1 { "" } else { "s" }
+            );
             std::process::exit(128 + signal);
         }
     });

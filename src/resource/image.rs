@@ -32,17 +32,17 @@ pub(super) const KIND: Kind = Kind {
         PropDef::new("labels", Ty::List, "labels as `key=value`"),
         PropDef::new(
             "entrypoint",
-            Ty::List,
+            Ty::Words,
             "the entrypoint's words, empty when none is set",
         ),
         PropDef::new(
             "cmd",
-            Ty::List,
+            Ty::Words,
             "the default command's words, empty when none is set",
         ),
         PropDef::new(
             "healthcheck",
-            Ty::List,
+            Ty::Words,
             "the health check's test, e.g. `CMD-SHELL` and its command; empty when none",
         ),
         PropDef::new("os", Ty::Str, "the operating system, e.g. `linux`"),
@@ -148,9 +148,9 @@ fn observed(info: ImageInfo) -> Observed {
                 .collect(),
         ),
     );
-    seen.set("entrypoint", Value::List(info.entrypoint));
-    seen.set("cmd", Value::List(info.cmd));
-    seen.set("healthcheck", Value::List(info.healthcheck));
+    seen.set("entrypoint", Value::Words(info.entrypoint));
+    seen.set("cmd", Value::Words(info.cmd));
+    seen.set("healthcheck", Value::Words(info.healthcheck));
     seen.set("os", Value::Str(info.os));
     seen.set("architecture", Value::Str(info.architecture));
     seen.set("size", Value::Int(info.size));
@@ -238,7 +238,11 @@ mod tests {
             );
             assert_eq!(seen.get("exposed-ports").unwrap(), &list(&["80/tcp"]));
             assert_eq!(seen.get("user").unwrap(), &Value::Str("www-data".into()));
-            assert_eq!(seen.get("entrypoint").unwrap(), &list(&[]));
+            assert_eq!(seen.get("entrypoint").unwrap(), &Value::Words(vec![]));
+            assert_eq!(
+                seen.get("healthcheck").unwrap(),
+                &Value::Words(vec!["CMD-SHELL".into(), "curl -f http://127.0.0.1/".into()])
+            );
             assert_eq!(seen.get("size").unwrap(), &Value::Int(105_020_993));
         }
     }

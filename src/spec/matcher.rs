@@ -84,7 +84,7 @@ impl Ctx<'_> {
             (DeValue::String(s), Ty::Str | Ty::Patterns) => Ok(Value::Str(s.to_string())),
             (DeValue::String(s), Ty::Mode) => self.mode(prop, s.trim_start_matches("0o"), node),
             (DeValue::Integer(i), Ty::Mode) => self.mode(prop, i.as_str(), node),
-            (DeValue::Array(items), Ty::List) => items
+            (DeValue::Array(items), Ty::List | Ty::Words) => items
                 .iter()
                 .map(|item| match item.get_ref() {
                     DeValue::String(s) => Ok(s.to_string()),
@@ -95,7 +95,11 @@ impl Ctx<'_> {
                     )),
                 })
                 .collect::<Result<_, _>>()
-                .map(Value::List),
+                .map(if ty == Ty::Words {
+                    Value::Words
+                } else {
+                    Value::List
+                }),
             (other, _) => {
                 let mut err = self.error(
                     node.span(),
@@ -114,7 +118,7 @@ impl Ctx<'_> {
                 };
                 err = if let Some(value) = unquoted {
                     err.help(format!("write it without quotes: `{prop} = {value}`"))
-                } else if ty == Ty::List && other.is_str() {
+                } else if matches!(ty, Ty::List | Ty::Words) && other.is_str() {
                     err.help(format!(
                         "to check one item write `{prop} = {{ contains = \"...\" }}`"
                     ))
@@ -139,7 +143,7 @@ impl Ctx<'_> {
             Ty::Bool => &["not"],
             Ty::Int => &["not", "lt", "le", "gt", "ge", "one-of", "all", "any"],
             Ty::Str | Ty::Patterns => MATCHERS,
-            Ty::List => &["contains", "not", "matches", "version", "all", "any"],
+            Ty::List | Ty::Words => &["contains", "not", "matches", "version", "all", "any"],
             Ty::Mode => &["not", "one-of", "matches", "all", "any"],
         };
         let mut entries = table.iter();
@@ -311,7 +315,7 @@ fn example(ty: Ty) -> &'static str {
         Ty::Bool => "true",
         Ty::Int => "0",
         Ty::Str | Ty::Patterns => "\"...\"",
-        Ty::List => "[\"...\", \"...\"]",
+        Ty::List | Ty::Words => "[\"...\", \"...\"]",
         Ty::Mode => "\"0644\"",
     }
 }

@@ -68,7 +68,7 @@ fn every_kind_passes_in_a_running_container() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
+    let started = Started::run(DEBIAN, &["--tmpfs", "/scratch"]);
     wait_ready(&started);
     let spec = spec_file("debian-fixture.toml");
     let (code, doc, stderr) = run_json(&[spec.to_str().unwrap(), "-t", &started.target()]);
@@ -78,10 +78,17 @@ fn every_kind_passes_in_a_running_container() {
     assert_eq!(kinds, CORE_KINDS, "every core kind is in the fixture spec");
     assert_eq!(doc["results"][0]["target"], started.target());
 
-    // `--user` runs the checks as another user of the container.
+    // `--user` runs the checks as another user of the container; files on a tmpfs
+    // (which the engine's archive endpoint does not see) are found all the same.
+    let wrote = Command::new("docker")
+        .args(["exec", &started.id, "sh", "-c", "echo hi > /scratch/note"])
+        .status()
+        .unwrap();
+    assert!(wrote.success());
     let specs = Specs::new(&[(
         "spec.toml",
-        "[command.\"id -un\"]\nstdout = \"app\"\n\n[file.\"/root/.bashrc\"]\nexists = true\n",
+        "[command.\"id -un\"]\nstdout = \"app\"\n\n[file.\"/root/.bashrc\"]\nexists = true\n\n\
+         [file.\"/scratch/note\"]\nexists = true\nowner = \"root\"\ncontent = \"hi\\n\"\n",
     )]);
     let spec = specs.path("spec.toml");
     let (code, doc, stderr) = run_json(&[
@@ -279,6 +286,41 @@ fn a_container_that_never_gets_ready_is_exit_3_and_removed() {
         Vec::<String>::new()
     );
 
+    // With `--keep` it stays for a look at why, and `ispec clean` removes it.
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "--wait-port",
+        "81",
+        "--wait-within",
+        "1s",
+        "--keep",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let kept = ispec_containers(&format!("label={label}"));
+    assert_eq!(kept.len(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("kept container {}", kept[0])),
+        "{err}"
+    );
+    let out = run(&["clean", "--label", &label]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "removed {}, kept with --keep (from {DEBIAN})\n1 container removed\n",
+            kept[0]
+        )
+    );
+    assert_eq!(
+        ispec_containers(&format!("label={label}")),
+        Vec::<String>::new()
+    );
+
     // A container whose command exits is not waited on for long.
     let out = run(&[
         "run",
@@ -312,9 +354,7 @@ fn unreachable_engines_missing_images_and_containers_are_exit_3() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with(
-            "error: cannot reach `the Docker engine at `unix:///nonexistent/ispec-docker.sock``"
-        ),
+        err.starts_with("error: cannot reach `unix:///nonexistent/ispec-docker.sock`: "),
         "{err}"
     );
     assert!(err.contains("DOCKER_HOST"), "{err}");
@@ -419,7 +459,7 @@ fn sigint_and_sigterm_mid_check_remove_the_container() {
         assert_eq!(out.status.code(), Some(code), "SIG{name}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("removed 1 containers this run started"),
+            err.contains("removed 1 container this run started"),
             "{err}"
         );
         assert_eq!(

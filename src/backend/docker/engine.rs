@@ -39,7 +39,7 @@ impl Engine {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "unix:///var/run/docker.sock".to_string());
         let unreachable = |cause: String| BackendError::Unreachable {
-            target: format!("the Docker engine at `{address}`"),
+            target: address.clone(),
             cause,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -52,7 +52,7 @@ impl Engine {
             let _entered = runtime.enter();
             Docker::connect_with_host(&address).map_err(|e| {
                 unreachable(format!(
-                    "{e}; check that the daemon is running and `DOCKER_HOST` (unix:///PATH or tcp://HOST:PORT) is right"
+                    "{e}; check that the Docker daemon is running and `DOCKER_HOST` (unix:///PATH or tcp://HOST:PORT) is right"
                 ))
             })?
         };
@@ -62,14 +62,24 @@ impl Engine {
         let api = match negotiated {
             Ok(Ok(api)) => api,
             Ok(Err(e)) => {
-                return Err(unreachable(format!(
-                    "{e}; check that the daemon is running (`systemctl status docker`), \
-                     that you may use its socket (the `docker` group), and `DOCKER_HOST`"
-                )));
+                let socket = address.strip_prefix("unix://").unwrap_or_default();
+                let denied = !socket.is_empty()
+                    && std::os::unix::net::UnixStream::connect(socket)
+                        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+                return Err(unreachable(if denied {
+                    format!(
+                        "permission denied on `{socket}`; run as a member of the `docker` group (or root)"
+                    )
+                } else {
+                    format!(
+                        "{e}; check that the Docker daemon is running (`systemctl status docker`), \
+                         that you may use its socket (the `docker` group), and `DOCKER_HOST`"
+                    )
+                }));
             }
             Err(_) => {
                 return Err(unreachable(format!(
-                    "no answer within {}; check that the daemon is running and `DOCKER_HOST`",
+                    "no answer within {}; check that the Docker daemon is running and `DOCKER_HOST`",
                     humantime::format_duration(CONNECT_TIMEOUT)
                 )));
             }

@@ -42,6 +42,8 @@ pub struct Container {
     /// The main process's pid on the engine's machine, for `/proc` and `/sys` reads
     /// from outside when the container has no `cat`.
     host_pid: Option<i64>,
+    /// tmpfs mount points: the archive endpoint does not see into them.
+    tmpfs: Vec<String>,
     /// Removes the container when this backend is dropped, for throwaway containers.
     guard: Option<throwaway::Guard>,
 }
@@ -68,6 +70,7 @@ impl Container {
                     },
                 })
         })?;
+        let tmpfs = tmpfs_mounts(&inspect);
         let state = inspect.state.unwrap_or_default();
         if state.running != Some(true) {
             return Err(BackendError::Unreachable {
@@ -86,6 +89,7 @@ impl Container {
             target,
             user,
             host_pid: state.pid.filter(|p| *p > 0),
+            tmpfs,
             guard: None,
         })
     }
@@ -198,6 +202,12 @@ impl Container {
         Entry::first(&tar, path).map(Some)
     }
 
+    /// True if the archive endpoint shows `path` as it is: not in `/proc`, `/sys` or
+    /// a tmpfs mount.
+    fn archive_sees(&self, path: &str) -> bool {
+        !(below(path, "/proc") || below(path, "/sys") || self.tmpfs.iter().any(|t| below(path, t)))
+    }
+
     /// Where this machine sees the container's root (`/proc/PID/root`), when the
     /// engine runs here and we may look: the way to read `/proc` and `/sys` of a
     /// container that has no `cat`.
@@ -246,6 +256,34 @@ impl Container {
                 .ok_or_else(|| BackendError::Failed("the engine names no image".into()))
         })
     }
+}
+
+/// The container's tmpfs mount points, from `--tmpfs` and `--mount type=tmpfs`.
+pub(crate) fn tmpfs_mounts(inspect: &bollard::models::ContainerInspectResponse) -> Vec<String> {
+    let mut points: Vec<String> = inspect
+        .host_config
+        .as_ref()
+        .and_then(|h| h.tmpfs.as_ref())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    points.extend(
+        inspect
+            .mounts
+            .iter()
+            .flatten()
+            .filter(|m| m.typ.as_deref() == Some("tmpfs"))
+            .filter_map(|m| m.destination.clone()),
+    );
+    points
+}
+
+/// True if `path` is `point` or below it.
+fn below(path: &str, point: &str) -> bool {
+    let point = point.trim_end_matches('/');
+    path == point
+        || path
+            .strip_prefix(point)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// True if the engine's runtime could not start the program (the message Docker and
@@ -335,9 +373,10 @@ impl Backend for Container {
     }
 
     fn read_file(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, BackendError> {
-        // The archive of a /proc or /sys file is empty (they report size 0): read them
-        // with `cat`, or, in a container without one, from outside it.
-        if path.starts_with("/proc/") || path.starts_with("/sys/") {
+        // The archive of a /proc or /sys file is empty (they report size 0), and the
+        // archive does not see into tmpfs mounts: read them with `cat`, or, in a
+        // container without one, from outside it.
+        if !self.archive_sees(path) {
             let via_cat = self.exec(&Cmd::new("cat").arg("--").arg(path), timeout);
             return match via_cat {
                 Ok(out) if out.success() => Ok(out.stdout),
@@ -383,7 +422,7 @@ impl Backend for Container {
         path: &str,
         timeout: Duration,
     ) -> Option<Result<Option<FileMeta>, BackendError>> {
-        if path.starts_with("/proc/") || path.starts_with("/sys/") {
+        if !self.archive_sees(path) {
             return None;
         }
         Some(

@@ -161,15 +161,27 @@ impl Container {
             target: target.clone(),
             user: None,
             host_pid: None,
+            tmpfs: Vec::new(),
             guard: None,
         };
-        container.host_pid = container.state()?.pid.filter(|p| *p > 0);
+        let inspect = container.inspect()?;
+        container.tmpfs = super::tmpfs_mounts(&inspect);
+        container.host_pid = inspect.state.and_then(|s| s.pid).filter(|p| *p > 0);
         let health = spec.wait.health.unwrap_or(
             !image.healthcheck.is_empty() && spec.wait.port.is_none() && spec.wait.log.is_none(),
         );
-        container
-            .wait_ready(&spec.wait, health, say)
-            .map_err(|cause| unreachable(format!("not ready: {cause}")))?;
+        if let Err(cause) = container.wait_ready(&spec.wait, health, say) {
+            if spec.keep {
+                // Kept for a look at why it never got ready.
+                guard.keep = true;
+                owned.keep(&name);
+                return Err(unreachable(format!(
+                    "not ready: {cause}\n  = kept container {name}: get in with `docker exec -it {name} sh`, \
+                     remove it with `docker rm -fv {name}` or `ispec clean`"
+                )));
+            }
+            return Err(unreachable(format!("not ready: {cause}")));
+        }
         guard.keep = spec.keep;
         if spec.keep {
             owned.keep(&name);
@@ -183,15 +195,18 @@ impl Container {
         self.guard.as_ref().map(|g| g.name.as_str())
     }
 
-    fn state(&self) -> Result<bollard::models::ContainerState, BackendError> {
+    fn inspect(&self) -> Result<bollard::models::ContainerInspectResponse, BackendError> {
         self.engine.block_on(Duration::from_secs(30), async {
             self.engine
                 .api
                 .inspect_container(&self.id, None)
                 .await
-                .map(|c| c.state.unwrap_or_default())
                 .map_err(|e| BackendError::Failed(engine::message(&e)))
         })
+    }
+
+    fn state(&self) -> Result<bollard::models::ContainerState, BackendError> {
+        Ok(self.inspect()?.state.unwrap_or_default())
     }
 
     /// Polls until every readiness condition holds, the container stops, or time runs out.
