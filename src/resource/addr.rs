@@ -125,7 +125,9 @@ impl Addr {
         if self.proto == Proto::Udp {
             return Err(ProbeError::unsupported("udp addr", &host.target()));
         }
-        let secs = host.timeout().as_secs().clamp(1, 3600).to_string();
+        // Half the check's time limit (at most 10 s), so that a silent drop ends as
+        // "not reachable" before the backend's own limit turns it into an error.
+        let secs = (host.timeout().as_secs() / 2).clamp(1, 10).to_string();
         let out = host.run(
             &Cmd::new("timeout")
                 .arg(secs)
