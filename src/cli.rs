@@ -159,7 +159,13 @@ struct ContainerArgs {
     wait_log: Option<String>,
     /// Before checking, wait for the image's HEALTHCHECK to pass (the default when it
     /// has one and nothing else is waited for); `--wait-health=false` skips it.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
     wait_health: Option<bool>,
     /// How long the container may take to become ready [default: 60s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]

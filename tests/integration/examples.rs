@@ -222,7 +222,7 @@ fn every_kind_has_an_example_and_a_page() {
         .flat_map(|p| includes(&pages_dir.join(p)))
         .collect();
     let summary = std::fs::read_to_string(root().join("book/src/SUMMARY.md")).expect("SUMMARY");
-    let index = std::fs::read_to_string(pages_dir.join("README.md")).expect("resources index");
+    let index = std::fs::read_to_string(pages_dir.join("index.md")).expect("resources index");
     let examples = example_names();
     let kinds: Vec<&str> = ispec::resource::KINDS.iter().map(|k| k.key).collect();
     let mut problems = Vec::new();
@@ -240,7 +240,7 @@ fn every_kind_has_an_example_and_a_page() {
             ));
         }
         if !index.contains(&format!("({page})")) {
-            problems.push(format!("book/src/resources/README.md does not link {page}"));
+            problems.push(format!("book/src/resources/index.md does not link {page}"));
         }
         if !examples.contains(&example) {
             problems.push(format!("kind `{kind}` has no specs/examples/{example}"));
