@@ -11,8 +11,14 @@ use crate::host::Host;
 use crate::resource::{self, Kind, Observed, Options};
 use crate::spec::did_you_mean;
 
-/// Properties whose value changes by itself; a spec pinned to it would fail tomorrow.
-const VOLATILE: &[&str] = &["mtime-age"];
+/// Properties (`kind`, `property`; `*` for any kind) whose value changes by itself or
+/// with every build: a spec pinned to it would fail tomorrow, or on the next image.
+const VOLATILE: &[(&str, &str)] = &[
+    ("*", "mtime-age"),
+    ("image", "id"),
+    ("image", "size"),
+    ("image", "tags"),
+];
 
 /// Longer texts (file content, response bodies) are left out of the printed spec.
 const MAX_TEXT: usize = 200;
@@ -73,7 +79,10 @@ fn render(kind: &Kind, id: &str, seen: &Observed) -> String {
             let _ = writeln!(out, "{} = false", prop.name);
             break;
         }
-        if VOLATILE.contains(&prop.name) || prop.ty == Ty::Patterns {
+        let volatile = VOLATILE
+            .iter()
+            .any(|(k, p)| (*k == "*" || *k == kind.key) && *p == prop.name);
+        if volatile || prop.ty == Ty::Patterns {
             continue;
         }
         match value {
