@@ -7,9 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::docker_util::{
-    DEBIAN, ISPEC_LABEL, SCRATCH, Started, case_label, have_image, ispec_containers, wait_ready,
+    DEBIAN, ISPEC_LABEL, SCRATCH, Started, assert_none_left, case_label, have_image,
+    ispec_containers, wait_ready,
 };
-use crate::util::{Specs, ispec, outcome};
+use crate::util::{Specs, ispec, json_report, outcome};
 
 fn spec_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -25,9 +26,7 @@ fn run_json(args: &[&str]) -> (i32, serde_json::Value, String) {
         .args(["--format", "json"])
         .output()
         .expect("ispec runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-    (out.status.code().unwrap_or(-1), doc, stderr)
+    json_report(&out)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -115,10 +114,7 @@ fn every_kind_passes_in_a_throwaway_container_that_is_then_removed() {
     assert!(passed, "{doc:#}");
     assert_eq!(kinds, CORE_KINDS);
     assert_eq!(doc["results"][0]["target"], format!("image:{DEBIAN}"));
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -157,10 +153,7 @@ fn failures_and_errors_in_a_container_are_reported_and_the_container_removed() {
         "pass"
     );
     assert_eq!(outcome(&doc, "command", "id -un", "stdout"), "pass");
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -215,10 +208,7 @@ fn a_shell_less_image_answers_what_it_can_and_errors_the_rest() {
         message("file", "/ispec-scratch-server", "owner").contains("no entry in `/etc/passwd`")
     );
     assert!(message("service", "x", "running").contains("no init system"));
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -243,10 +233,7 @@ fn readiness_waits_for_a_port_a_log_line_or_the_healthcheck() {
         let (code, doc, stderr) = run_json(&args);
         assert_eq!(code, 0, "{wait:?}: {doc:#} {stderr}");
     }
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -281,10 +268,7 @@ fn a_container_that_never_gets_ready_is_exit_3_and_removed() {
         err.contains("ispec-fixture: ready"),
         "the container's last output: {err}"
     );
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 
     // With `--keep` it stays for a look at why, and `ispec clean` removes it.
     let out = run(&[
@@ -316,10 +300,7 @@ fn a_container_that_never_gets_ready_is_exit_3_and_removed() {
             kept[0]
         )
     );
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 
     // A container whose command exits is not waited on for long.
     let out = run(&[
@@ -336,10 +317,7 @@ fn a_container_that_never_gets_ready_is_exit_3_and_removed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the container stopped (exit code 4)"), "{err}");
     assert!(err.contains("bye"), "{err}");
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -462,11 +440,7 @@ fn sigint_and_sigterm_mid_check_remove_the_container() {
             err.contains("removed 1 container this run started"),
             "{err}"
         );
-        assert_eq!(
-            ispec_containers(&format!("label={label}")),
-            Vec::<String>::new(),
-            "SIG{name} left a container"
-        );
+        assert_none_left(&label);
     }
 }
 
@@ -501,10 +475,7 @@ fn sigkill_leftovers_and_kept_containers_go_with_ispec_clean() {
         "--keep",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
     let kept = ispec_containers(&format!("label={kept_label}"));
     assert_eq!(kept.len(), 1);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -529,17 +500,11 @@ fn sigkill_leftovers_and_kept_containers_go_with_ispec_clean() {
             assert_eq!(listing, "0 containers removed\n");
         }
     }
-    assert_eq!(
-        ispec_containers(&format!("label={kept_label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&kept_label);
     assert_eq!(ispec_containers(&format!("label={live}")).len(), 1);
     signal(&live_child, "TERM");
     let _ = live_child.wait();
-    assert_eq!(
-        ispec_containers(&format!("label={live}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&live);
     assert!(!ISPEC_LABEL.is_empty());
 }
 
@@ -584,10 +549,7 @@ fn a_suite_starts_image_targets_with_their_options() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(doc["summary"]["passed"], 4);
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]

@@ -96,6 +96,15 @@ pub(crate) fn ispec_containers(filter: &str) -> Vec<String> {
         .collect()
 }
 
+/// Asserts that no container of ispec's carries the test's `label` (`KEY=VALUE`).
+pub(crate) fn assert_none_left(label: &str) {
+    let left = ispec_containers(&format!("label={label}"));
+    assert!(
+        left.is_empty(),
+        "ispec left containers labeled {label}: {left:?}"
+    );
+}
+
 /// Polls until the Debian fixture in `started` printed its ready line.
 pub(crate) fn wait_ready(started: &Started) {
     for _ in 0..200 {

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::docker_util::{DEBIAN, SCRATCH, Started, case_label, have_image, ispec_containers};
-use crate::util::{Specs, ispec, outcome, result, run_json, validate};
+use crate::docker_util::{DEBIAN, SCRATCH, Started, assert_none_left, case_label, have_image};
+use crate::util::{Specs, ispec, json_report, outcome, result, run_json, validate};
 
 /// The book's example, which must pass against the Debian fixture.
 const EXAMPLE: &str = "specs/examples/image.toml";
@@ -56,14 +56,8 @@ fn run_json_with(spec: &Path, args: &[&str]) -> (i32, serde_json::Value) {
         .args(["--format", "json"])
         .output()
         .expect("ispec runs");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): stdout={} stderr={}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
+    let (code, doc, _) = json_report(&out);
+    (code, doc)
 }
 
 /// Asserts what [`SPEC`] gives against a Debian fixture container.
@@ -143,10 +137,7 @@ fn image_through_a_throwaway_container() {
     let (code, doc) = run_json_with(Path::new(EXAMPLE), &args);
     assert_eq!(code, 0, "{doc:#}");
     assert_example_passed(&doc);
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]
@@ -188,10 +179,7 @@ fn a_failing_check_shows_expected_and_actual() {
         "{stdout}"
     );
     assert!(stdout.contains("1 passed, 1 failed, 0 errored"), "{stdout}");
-    assert_eq!(
-        ispec_containers(&format!("label={label}")),
-        Vec::<String>::new()
-    );
+    assert_none_left(&label);
 }
 
 #[test]

@@ -62,14 +62,21 @@ pub(crate) fn run_json_with_path(spec: &str, path: Option<&Path>) -> (i32, serde
         .args(["--format", "json"])
         .output()
         .expect("ispec runs");
+    let (code, doc, _) = json_report(&out);
+    (code, doc)
+}
+
+/// The exit code, the JSON report on standard output (panicking with both streams if
+/// it is not JSON), and standard error.
+pub(crate) fn json_report(out: &Output) -> (i32, serde_json::Value, String) {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "not JSON ({e}): stdout={} stderr={}",
+            "not JSON ({e}): stdout={} stderr={stderr}",
             String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
         )
     });
-    (out.status.code().unwrap_or(-1), doc)
+    (out.status.code().unwrap_or(-1), doc, stderr)
 }
 
 /// Runs `ispec validate` on one spec text; returns the exit code and standard error.
