@@ -593,3 +593,85 @@ fn published_ports_answer_on_loopback() {
     stream.read_to_string(&mut body).unwrap();
     assert!(body.contains("Welcome to nginx"), "{body}");
 }
+
+#[test]
+fn a_timed_out_check_leaves_nothing_running_in_the_container() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"sh -c 'sleep 307; echo'\"]\nexit-status = 0\ntimeout = \"1s\"\n",
+    )]);
+    let (code, doc, _) = run_json(&[
+        specs.path("spec.toml").to_str().unwrap(),
+        "-t",
+        &started.target(),
+    ]);
+    assert_eq!(code, 1);
+    let r = crate::util::result(&doc, "command", "sh -c 'sleep 307; echo'", "exit-status");
+    assert_eq!(r["outcome"], "error");
+    assert_eq!(r["message"], "timed out after 1s");
+    let top = Command::new("docker")
+        .args(["top", &started.id])
+        .output()
+        .unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        !top.contains("sleep 307"),
+        "the timed-out program still runs:\n{top}"
+    );
+}
+
+/// Forwards TCP connections on 127.0.0.1 to the local engine's socket, so the engine
+/// can be reached as `DOCKER_HOST=tcp://...` without reconfiguring it.
+fn engine_over_tcp() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(engine) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            let (mut c_in, mut e_out) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut e_out);
+                let _ = e_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut e_in, mut c_out) = (engine, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut e_in, &mut c_out);
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    format!("tcp://{addr}")
+}
+
+#[test]
+fn docker_host_over_tcp_reaches_the_engine() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("tcp");
+    let spec = spec_file("debian-fixture.toml");
+    let out = ispec()
+        .env("DOCKER_HOST", engine_over_tcp())
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--image",
+            DEBIAN,
+            "--label",
+            &label,
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let (code, doc, stderr) = json_report(&out);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    assert!(kinds_all_passed(&doc).1);
+    assert_none_left(&label);
+}

@@ -10,6 +10,7 @@ mod owned;
 mod throwaway;
 
 use std::io::Read;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::container::LogOutput;
@@ -99,7 +100,11 @@ impl Container {
         &self.id
     }
 
-    async fn exec_async(&self, cmd: &Cmd) -> Result<Output, BackendError> {
+    async fn exec_async(
+        &self,
+        cmd: &Cmd,
+        started: &Mutex<Option<String>>,
+    ) -> Result<Output, BackendError> {
         let api = &self.engine.api;
         let failed = |e: bollard::errors::Error| {
             BackendError::Failed(format!("exec in {}: {}", self.target, engine::message(&e)))
@@ -119,7 +124,8 @@ impl Container {
             )
             .await
             .map_err(failed)?;
-        let started = api
+        *started.lock().unwrap_or_else(PoisonError::into_inner) = Some(exec.id.clone());
+        let attached = api
             .start_exec(
                 &exec.id,
                 Some(StartExecOptions {
@@ -133,7 +139,7 @@ impl Container {
         let StartExecResults::Attached {
             mut output,
             mut input,
-        } = started
+        } = attached
         else {
             return Err(BackendError::Failed("the exec did not attach".into()));
         };
@@ -162,6 +168,31 @@ impl Container {
             stdout,
             stderr,
         })
+    }
+
+    /// Stops a timed-out exec and the processes it started. The engine has no call for
+    /// that: on a local engine its processes are killed by pid from outside; on a
+    /// remote one they run on until they end.
+    fn stop_exec(&self, exec: &str) {
+        if !self.engine.is_local() {
+            return;
+        }
+        let pid = self
+            .engine
+            .block_on(Duration::from_secs(5), async {
+                self.engine
+                    .api
+                    .inspect_exec(exec)
+                    .await
+                    .map_err(|e| BackendError::Failed(engine::message(&e)))
+            })
+            .ok()
+            .and_then(|inspect| inspect.pid)
+            .and_then(|pid| u32::try_from(pid).ok())
+            .filter(|pid| *pid > 1);
+        if let Some(pid) = pid {
+            kill_tree(pid);
+        }
     }
 
     /// The first entry of the archive the engine makes of `path`: its header and,
@@ -286,6 +317,42 @@ fn below(path: &str, point: &str) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// Kills `pid` and every process below it on this machine (read from `/proc`).
+fn kill_tree(pid: u32) {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let parent = stat[stat.rfind(')')? + 2..]
+                .split(' ')
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .args(tree.iter().map(u32::to_string))
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 /// True if the engine's runtime could not start the program (the message Docker and
 /// Podman print when the executable is missing).
 fn exec_failed(stdout: &[u8], stderr: &[u8]) -> bool {
@@ -369,7 +436,20 @@ impl Backend for Container {
     }
 
     fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {
-        self.engine.block_on(timeout, self.exec_async(cmd))
+        let started = Mutex::new(None);
+        let result = self
+            .engine
+            .block_on(timeout, self.exec_async(cmd, &started));
+        if matches!(result, Err(BackendError::Timeout(_))) {
+            if let Some(exec) = started
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                self.stop_exec(&exec);
+            }
+        }
+        result
     }
 
     fn read_file(&self, path: &str, timeout: Duration) -> Result<Vec<u8>, BackendError> {
