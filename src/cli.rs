@@ -114,6 +114,46 @@ struct RunArgs {
     /// to every flag after it).
     #[command(flatten)]
     container: ContainerArgs,
+    #[command(flatten)]
+    ssh: SshArgs,
+}
+
+/// How `ssh://` targets are reached.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "SSH")]
+struct SshArgs {
+    /// An identity (private key) file to log in with, tried after the agent (repeatable).
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identities: Vec<PathBuf>,
+    /// The OpenSSH client config to read [default: ~/.ssh/config].
+    #[arg(long, value_name = "FILE")]
+    ssh_config: Option<PathBuf>,
+    /// The known hosts file to check host keys against [default: ~/.ssh/known_hosts].
+    #[arg(long, value_name = "FILE")]
+    known_hosts: Option<PathBuf>,
+    /// Accept and record the host key of a host not in known hosts (a changed key is
+    /// still refused).
+    #[arg(long)]
+    accept_new_host_key: bool,
+    /// Run every check's commands as root through `sudo` (password: ISPEC_SUDO_PASSWORD).
+    #[arg(long)]
+    sudo: bool,
+    /// How long connecting and logging in to a host may take.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    connect_timeout: Duration,
+}
+
+impl SshArgs {
+    fn options(&self) -> crate::backend::ssh::SshOptions {
+        crate::backend::ssh::SshOptions {
+            identities: self.identities.clone(),
+            config: self.ssh_config.clone(),
+            known_hosts: self.known_hosts.clone(),
+            accept_new_host_keys: self.accept_new_host_key,
+            sudo: self.sudo,
+            connect_timeout: self.connect_timeout,
+        }
+    }
 }
 
 /// Throwaway containers (`--image`) and how checks run in containers.

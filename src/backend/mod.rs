@@ -5,6 +5,7 @@ pub mod docker;
 #[cfg(test)]
 mod elsewhere;
 mod local;
+pub mod ssh;
 
 use std::time::Duration;
 
@@ -194,6 +195,8 @@ impl TargetSpec {
 pub struct ConnectOptions {
     /// Who runs commands in a `docker://` container; its default user when `None`.
     pub user: Option<String>,
+    /// How `ssh://` targets are reached.
+    pub ssh: ssh::SshOptions,
 }
 
 /// Opens a backend for a target URI: `local` or `docker://CONTAINER`. Throwaway
@@ -215,7 +218,8 @@ pub fn connect(target: &str, options: &ConnectOptions) -> Result<Box<dyn Backend
                 options.user.clone(),
             )?))
         }
-        "ssh" | "image" => Err(ConnectError::NotYet(target.to_string())),
+        "ssh" => Ok(Box::new(ssh::Ssh::connect(target, &options.ssh)?)),
+        "image" => Err(ConnectError::NotYet(target.to_string())),
         _ => Err(ConnectError::UnknownScheme(target.to_string())),
     }
 }

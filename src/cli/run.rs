@@ -110,7 +110,7 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
     let from_suite = args.specs.specs.is_empty();
     let options = ConnectOptions {
         user: args.container.user.clone(),
-        ..ConnectOptions::default()
+        ssh: args.ssh.options(),
     };
     let mut jobs = Vec::new();
     for (target, plan) in planned {

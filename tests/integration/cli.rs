@@ -112,18 +112,24 @@ fn suite_runs_each_target_with_its_specs() {
     );
     assert!(err.contains("did you mean `specs`?"), "{err}");
 
-    // A target this build cannot reach yet is refused before anything runs.
-    let image = specs.path("image.toml");
+    // A target that cannot be reached is exit 3 before anything runs.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let unreachable = specs.path("unreachable.toml");
     std::fs::write(
-        &image,
-        "[target.web]\nssh = \"deploy@web-1\"\nspecs = [\"base.toml\"]\n",
+        &unreachable,
+        format!("[target.web]\nssh = \"deploy@127.0.0.1:{port}\"\nspecs = [\"base.toml\"]\n"),
     )
     .unwrap();
-    let out = run(&["run", "--suite", image.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "error: target `ssh://deploy@web-1` needs a backend this build does not have yet; use `local`\n"
+    let out = run(&["run", "--suite", unreachable.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot reach `deploy@127.0.0.1:{port}`: cannot connect: Connection refused"
+        )),
+        "{err}"
     );
 }
 

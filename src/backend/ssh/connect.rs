@@ -1,0 +1,496 @@
+//! Making an SSH connection: where to (URI + OpenSSH config), through which jump host,
+//! whether the host key is known, and how to log in.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use ssh2::{CheckResult, HashType, HostKeyType, KnownHostFileKind, Session};
+use ssh2_config::{ParseRule, SshConfig};
+
+use super::{PASSPHRASE_ENV, PASSWORD_ENV, SshOptions};
+use crate::backend::BackendError;
+
+/// Where to connect, with what the SSH config added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dest {
+    /// The host as written (what known hosts and messages use).
+    pub host: String,
+    /// The name or address to connect to (`HostName`, else `host`).
+    pub address: String,
+    /// The port.
+    pub port: u16,
+    /// The login user.
+    pub user: String,
+    /// Identity files named by the config for this host.
+    pub identities: Vec<PathBuf>,
+    /// The jump host (`ProxyJump`), if any.
+    pub jump: Option<Box<Dest>>,
+}
+
+impl Dest {
+    /// `user@host:port`, for messages.
+    fn display(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// Parses `ssh://[USER@]HOST[:PORT]` (or `[USER@]HOST[:PORT]`) and completes it from
+/// the SSH config; values in the URI win over the config's.
+pub fn parse_target(target: &str, options: &SshOptions) -> Result<Dest, BackendError> {
+    let config = load_config(options)?;
+    resolve(target, config.as_ref(), 0).map_err(|cause| BackendError::Unreachable {
+        target: target.to_string(),
+        cause,
+    })
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+fn load_config(options: &SshOptions) -> Result<Option<SshConfig>, BackendError> {
+    let path = match &options.config {
+        Some(path) => path.clone(),
+        None => match home().map(|h| h.join(".ssh/config")) {
+            Some(path) if path.exists() => path,
+            _ => return Ok(None),
+        },
+    };
+    let bad = |cause: String| BackendError::Unreachable {
+        target: format!("SSH config `{}`", path.display()),
+        cause,
+    };
+    let file = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+    SshConfig::default()
+        .parse(
+            &mut std::io::BufReader::new(file),
+            ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+        )
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Splits `[USER@]HOST[:PORT]` (IPv6 as `[::1]:22`).
+fn split(text: &str) -> Result<(Option<String>, String, Option<u16>), String> {
+    let fix = "write `ssh://[USER@]HOST[:PORT]`, e.g. `ssh://deploy@web-1:2222`";
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((user, rest)) if !user.is_empty() => (Some(user.to_string()), rest),
+        Some(_) => return Err(format!("`{text}` has an empty user; {fix}")),
+        None => (None, text),
+    };
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("`{text}` has no closing `]`; {fix}"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => (host, Some(port)),
+            _ => (rest, None),
+        }
+    };
+    let port = port
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("`{p}` is not a port from 1 to 65535; {fix}"))
+        })
+        .transpose()?;
+    let bad_char = |c: char| c.is_whitespace() || c.is_control() || "/?#@".contains(c);
+    if host.is_empty() || host.contains(bad_char) {
+        return Err(format!("`{text}` names no valid host; {fix}"));
+    }
+    Ok((user, host.to_string(), port))
+}
+
+fn resolve(target: &str, config: Option<&SshConfig>, depth: usize) -> Result<Dest, String> {
+    if depth > 4 {
+        return Err("more than 4 jump hosts (`ProxyJump` loops?)".into());
+    }
+    let text = target.strip_prefix("ssh://").unwrap_or(target);
+    let (user, host, port) = split(text)?;
+    let params = config.map(|c| c.query(&host));
+    let from_config =
+        |f: fn(&ssh2_config::HostParams) -> Option<String>| params.as_ref().and_then(f);
+    let user = user
+        .or_else(|| from_config(|p| p.user.clone()))
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".to_string());
+    let port = port
+        .or_else(|| params.as_ref().and_then(|p| p.port))
+        .unwrap_or(22);
+    let address = from_config(|p| p.host_name.clone()).unwrap_or_else(|| host.clone());
+    let identities = params
+        .as_ref()
+        .and_then(|p| p.identity_file.clone())
+        .unwrap_or_default();
+    let jump = params
+        .as_ref()
+        .and_then(|p| {
+            p.unsupported_fields
+                .iter()
+                .chain(&p.ignored_fields)
+                .find(|(k, _)| k.eq_ignore_ascii_case("proxyjump"))
+                .and_then(|(_, v)| v.first().cloned())
+        })
+        .filter(|j| !j.eq_ignore_ascii_case("none"));
+    // A chain `a,b` reaches `a` first, then `b` through `a`, then the target through
+    // `b`: the hop next to the target is the last one written.
+    let mut hop_before: Option<Box<Dest>> = None;
+    for (i, hop) in jump
+        .iter()
+        .flat_map(|j| j.split(','))
+        .map(str::trim)
+        .enumerate()
+    {
+        let mut dest = resolve(hop, config, depth + 1)?;
+        if i > 0 {
+            dest.jump = hop_before;
+        }
+        hop_before = Some(Box::new(dest));
+    }
+    let jump = hop_before;
+    Ok(Dest {
+        host,
+        address,
+        port,
+        user,
+        identities,
+        jump,
+    })
+}
+
+/// Connects, checks the host key and logs in.
+pub(super) fn open(dest: &Dest, options: &SshOptions) -> Result<Session, BackendError> {
+    let unreachable = |cause: String| BackendError::Unreachable {
+        target: dest.display(),
+        cause,
+    };
+    let mut session = Session::new().map_err(|e| unreachable(e.to_string()))?;
+    let timeout_ms = u32::try_from(options.connect_timeout.as_millis()).unwrap_or(u32::MAX);
+    session.set_timeout(timeout_ms);
+    if let Some(jump) = &dest.jump {
+        let via = open(jump, options)?;
+        let stream = tunnel(via, dest).map_err(|e| {
+            unreachable(format!("cannot reach it through `{}`: {e}", jump.display()))
+        })?;
+        session.set_tcp_stream(stream);
+    } else {
+        session.set_tcp_stream(dial(dest, options.connect_timeout).map_err(&unreachable)?);
+    }
+    session
+        .handshake()
+        .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
+    check_host_key(&session, dest, options).map_err(&unreachable)?;
+    login(&session, dest, options).map_err(&unreachable)?;
+    session.set_timeout(0);
+    session.set_blocking(false);
+    Ok(session)
+}
+
+/// A TCP connection to the first address of `dest` that answers, without Nagle's
+/// algorithm (with it, delayed ACKs add ~40 ms per command).
+fn dial(dest: &Dest, timeout: Duration) -> Result<TcpStream, String> {
+    let addrs = (dest.address.as_str(), dest.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{}`: {e}", dest.address))?;
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || "no address to connect to".to_string(),
+        |e| format!("cannot connect: {e}"),
+    ))
+}
+
+/// A local stream that carries a `direct-tcpip` channel of `via` to `dest`: what
+/// `ProxyJump` does. A thread moves the bytes until either side closes.
+fn tunnel(via: Session, dest: &Dest) -> Result<UnixStream, String> {
+    via.set_blocking(true);
+    let mut channel = via
+        .channel_direct_tcpip(&dest.address, dest.port, None)
+        .map_err(|e| e.to_string())?;
+    let (ours, theirs) = UnixStream::pair().map_err(|e| e.to_string())?;
+    via.set_blocking(false);
+    ours.set_nonblocking(true).map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        // `via` lives as long as the tunnel.
+        let _via = via;
+        let mut ours = ours;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let mut moved = false;
+            match channel.read(&mut buf) {
+                Ok(0) if channel.eof() => return,
+                Ok(0) => {}
+                Ok(n) => {
+                    if write_all_blocking(&mut ours, &buf[..n]).is_err() {
+                        return;
+                    }
+                    moved = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+            match ours.read(&mut buf) {
+                Ok(0) => {
+                    let _ = channel.send_eof();
+                    return;
+                }
+                Ok(n) => {
+                    let mut sent = 0;
+                    while sent < n {
+                        match channel.write(&buf[sent..n]) {
+                            Ok(k) => sent += k,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                std::thread::sleep(Duration::from_micros(200));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                    moved = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+            if !moved {
+                std::thread::sleep(Duration::from_micros(300));
+            }
+        }
+    });
+    Ok(theirs)
+}
+
+fn write_all_blocking(stream: &mut UnixStream, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// How known-hosts files name a host: `host`, or `[host]:port` off port 22.
+fn known_name(dest: &Dest) -> String {
+    if dest.port == 22 {
+        dest.host.clone()
+    } else {
+        format!("[{}]:{}", dest.host, dest.port)
+    }
+}
+
+fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
+    let (key, kind) = session
+        .host_key()
+        .ok_or_else(|| "the host sent no host key".to_string())?;
+    let fingerprint = session.host_key_hash(HashType::Sha256).map_or_else(
+        || "unknown".to_string(),
+        |h| {
+            format!(
+                "SHA256:{}",
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(h)
+            )
+        },
+    );
+    let path = match &options.known_hosts {
+        Some(path) => path.clone(),
+        None => home()
+            .map(|h| h.join(".ssh/known_hosts"))
+            .ok_or("no known hosts file: HOME is not set; pass --known-hosts FILE")?,
+    };
+    let mut known = session.known_hosts().map_err(|e| e.to_string())?;
+    if path.exists() {
+        known
+            .read_file(&path, KnownHostFileKind::OpenSSH)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    }
+    match known.check_port(&dest.host, dest.port, key) {
+        CheckResult::Match => Ok(()),
+        CheckResult::Mismatch => Err(format!(
+            "HOST KEY MISMATCH: the host's key ({fingerprint}) is not the one `{}` records for `{}`; \
+             someone may be intercepting the connection. If the host was rebuilt, remove the old key \
+             with `ssh-keygen -f {} -R '{}'`",
+            path.display(),
+            known_name(dest),
+            path.display(),
+            known_name(dest)
+        )),
+        CheckResult::NotFound | CheckResult::Failure if options.accept_new_host_keys => {
+            record(&path, &known_name(dest), key, kind)
+                .map_err(|e| format!("cannot record its host key in `{}`: {e}", path.display()))
+        }
+        CheckResult::NotFound | CheckResult::Failure => Err(format!(
+            "its host key ({fingerprint}) is not in `{}`; check the fingerprint and add it \
+             (`ssh-keyscan -p {} {} >> {}`), or pass --accept-new-host-key to record it",
+            path.display(),
+            dest.port,
+            dest.address,
+            path.display()
+        )),
+    }
+}
+
+/// Appends a host key to a known-hosts file in OpenSSH's format.
+fn record(path: &Path, name: &str, key: &[u8], kind: HostKeyType) -> std::io::Result<()> {
+    let kind = match kind {
+        HostKeyType::Rsa => "ssh-rsa",
+        HostKeyType::Dss => "ssh-dss",
+        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
+        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
+        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
+        HostKeyType::Ed25519 => "ssh-ed25519",
+        HostKeyType::Unknown => {
+            return Err(std::io::Error::other("the host key's type is unknown"));
+        }
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let line = format!(
+        "{name} {kind} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    );
+    file.write_all(line.as_bytes())
+}
+
+/// Logs in: the agent's keys, then identity files, then a password from the
+/// environment. Says what was tried when nothing worked.
+fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
+    let user = dest.user.as_str();
+    let mut tried = Vec::new();
+    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
+        if let Ok(mut agent) = session.agent() {
+            if agent.connect().is_ok() && agent.list_identities().is_ok() {
+                let keys = agent.identities().unwrap_or_default();
+                for key in &keys {
+                    if agent.userauth(user, key).is_ok() && session.authenticated() {
+                        return Ok(());
+                    }
+                }
+                tried.push(format!("the agent's {} keys", keys.len()));
+            }
+        }
+    }
+    let passphrase = std::env::var(PASSPHRASE_ENV).ok();
+    let mut files: Vec<PathBuf> = options.identities.clone();
+    files.extend(dest.identities.iter().cloned());
+    if files.is_empty() {
+        if let Some(home) = home() {
+            files.extend(
+                ["id_ed25519", "id_ecdsa", "id_rsa"]
+                    .iter()
+                    .map(|n| home.join(".ssh").join(n))
+                    .filter(|p| p.exists()),
+            );
+        }
+    }
+    for file in &files {
+        if !file.exists() {
+            tried.push(format!("`{}` (missing)", file.display()));
+            continue;
+        }
+        match session.userauth_pubkey_file(user, None, file, passphrase.as_deref()) {
+            Ok(()) if session.authenticated() => return Ok(()),
+            Err(e) if e.message().contains("decrypt") || e.message().contains("passphrase") => {
+                tried.push(format!(
+                    "`{}` (cannot decrypt it: set {PASSPHRASE_ENV})",
+                    file.display()
+                ));
+            }
+            _ => tried.push(format!("`{}`", file.display())),
+        }
+    }
+    match std::env::var(PASSWORD_ENV) {
+        Ok(password) => {
+            if session.userauth_password(user, &password).is_ok() && session.authenticated() {
+                return Ok(());
+            }
+            tried.push(format!("the password in {PASSWORD_ENV}"));
+        }
+        Err(_) => tried.push(format!("no password ({PASSWORD_ENV} is not set)")),
+    }
+    Err(format!(
+        "authentication failed for `{user}`: tried {}",
+        tried.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> SshConfig {
+        SshConfig::default()
+            .parse(
+                &mut text.as_bytes(),
+                ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            split("deploy@web-1:2222").unwrap(),
+            (Some("deploy".into()), "web-1".into(), Some(2222))
+        );
+        assert_eq!(split("web-1").unwrap(), (None, "web-1".into(), None));
+        assert_eq!(
+            split("root@[::1]:22").unwrap(),
+            (Some("root".into()), "::1".into(), Some(22))
+        );
+        for bad in ["@web", "web:0", "web:x", "", "a b"] {
+            assert!(split(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_fills_what_the_uri_leaves_out() {
+        let c = config(
+            "Host web\n  HostName 127.0.0.1\n  User app\n  Port 2222\n  IdentityFile /keys/web\n  ProxyJump jump@bastion:2200\n\nHost bastion\n  HostName 127.0.0.2\n",
+        );
+        let d = resolve("ssh://web", Some(&c), 0).unwrap();
+        assert_eq!(
+            (d.address.as_str(), d.port, d.user.as_str()),
+            ("127.0.0.1", 2222, "app")
+        );
+        assert_eq!(d.identities, vec![PathBuf::from("/keys/web")]);
+        let jump = d.jump.unwrap();
+        assert_eq!(
+            (jump.address.as_str(), jump.port, jump.user.as_str()),
+            ("127.0.0.2", 2200, "jump")
+        );
+        let d = resolve("ssh://root@web:22", Some(&c), 0).unwrap();
+        assert_eq!((d.user.as_str(), d.port), ("root", 22));
+    }
+
+    #[test]
+    fn jump_chains_reach_the_first_hop_first() {
+        let c = config("Host web\n  ProxyJump a,b\n");
+        let d = resolve("web", Some(&c), 0).unwrap();
+        let near = d.jump.unwrap();
+        assert_eq!(near.host, "b");
+        assert_eq!(near.jump.as_ref().unwrap().host, "a");
+        assert!(near.jump.unwrap().jump.is_none());
+    }
+}
