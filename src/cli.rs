@@ -98,9 +98,12 @@ struct RunArgs {
     /// Also write a report in format F to FILE, atomically (repeatable).
     #[arg(long = "report", value_name = "F:FILE", value_parser = parse_report)]
     reports: Vec<(Format, PathBuf)>,
-    /// How many resources are observed at once.
+    /// How many resources are observed at once on each target.
     #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: u16,
+    /// How many targets are checked at once (each with its own `--jobs`).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: u16,
     /// Time limit for observing one resource, e.g. `30s`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,

@@ -11,16 +11,10 @@ use super::{RunArgs, planned};
 use crate::backend::docker::{Container, ContainerSpec, Owned};
 use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
+use crate::fleet::{self, Job};
 use crate::host::Host;
-use crate::plan::Plan;
 use crate::report::{self, Format, ReportFile, Reporter, Tee};
-use crate::run::{self, RunOptions, Summary};
-
-/// One target and the plan it must pass.
-struct Job {
-    plan: Plan,
-    host: Host,
-}
+use crate::run::{RunOptions, Summary};
 
 /// Runs `ispec run` and returns the exit code.
 pub(super) fn run(args: &RunArgs) -> u8 {
@@ -59,6 +53,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     let mut out = Tee::new(reporters, progress());
     let opts = RunOptions {
         jobs: usize::from(args.jobs),
+        parallel: usize::from(args.parallel),
         timeout: args.timeout,
         ..RunOptions::default()
     };
@@ -252,15 +247,7 @@ fn progress() -> Option<indicatif::ProgressBar> {
 
 fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
     out.start(jobs.iter().map(|j| j.plan.check_count()).sum())?;
-    let mut total = Summary::default();
-    for job in jobs {
-        let s = run::execute(&job.plan, &job.host, opts, out)?;
-        total.passed += s.passed;
-        total.failed += s.failed;
-        total.skipped += s.skipped;
-        total.errored += s.errored;
-        total.duration += s.duration;
-    }
+    let total = fleet::execute(jobs, opts, out)?;
     out.finish(&total)?;
     Ok(total)
 }
