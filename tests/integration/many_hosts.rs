@@ -1,13 +1,17 @@
 //! Several targets in one run: checked at once (up to `--parallel`), reported grouped
-//! by target in the order given.
+//! by target in the order given, and every unreachable target named.
 //!
 //! Concurrency is proven without timing: checks on different targets meet at a
 //! rendezvous of marker files, which they can only pass if they run at the same time
 //! (and which gives up, rather than hangs, if they do not).
 
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::docker_util::{DEBIAN, Started, have_image, wait_ready};
+use crate::docker_util::{
+    DEBIAN, Started, assert_none_left, case_label, have_image, ispec_containers, wait_ready,
+};
 use crate::util::{Specs, ispec, json_report, run};
 
 /// A shell command that leaves a marker in `dir`, then waits until `n` markers are
@@ -209,4 +213,138 @@ fn reports_are_grouped_by_target_in_the_order_given() {
         ]
     );
     assert_eq!(doc["summary"]["passed"], 6);
+}
+
+#[test]
+fn every_unreachable_target_is_named_and_nothing_runs() {
+    let specs = Specs::new(&[("spec.toml", "[command.\"true\"]\nexit-status = 0\n")]);
+    let spec = specs.path("spec.toml");
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "-t",
+        "docker://ispec-no-such-container-1",
+        "-t",
+        "local",
+        "-t",
+        "docker://ispec-no-such-container-2",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty(), "nothing ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].contains("`docker://ispec-no-such-container-1`"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("`docker://ispec-no-such-container-2`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn throwaway_containers_start_together_and_all_go() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("two-images");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/ispec-fixture\"]\nexists = true\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+        "--format",
+        "json",
+    ]);
+    let (code, doc, stderr) = json_report(&out);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    assert_eq!(doc["summary"]["passed"], 2);
+    assert_none_left(&label);
+
+    // A target that cannot be reached fails the run (exit 3); the containers already
+    // started for the others are removed all the same.
+    let out = run(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--image",
+        "ispec-fixture/no-such-image:none",
+        "--label",
+        &label,
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`image:ispec-fixture/no-such-image:none`"),
+        "{err}"
+    );
+    assert_none_left(&label);
+}
+
+#[test]
+fn sigterm_removes_every_container_of_targets_checked_at_once() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("sigterm-two");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"sleep 60\"]\nexit-status = 0\ntimeout = \"2m\"\n",
+    )]);
+    let child = Command::new(assert_cmd::cargo::cargo_bin("ispec"))
+        .args(["run", specs.path("spec.toml").to_str().unwrap()])
+        .args(["--image", DEBIAN, "--image", DEBIAN, "--label", &label])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ispec starts");
+    // Both checks run at once: each container has its `sleep 60` going.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let names = ispec_containers(&format!("label={label}"));
+        let sleeping = names
+            .iter()
+            .filter(|name| {
+                Command::new("docker")
+                    .args(["top", name])
+                    .output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("sleep 60"))
+            })
+            .count();
+        if sleeping == 2 {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait_with_output();
+            panic!("the two slow checks never ran at once");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("ispec exits");
+    assert_eq!(out.status.code(), Some(143));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("removed 2 containers this run started"),
+        "{err}"
+    );
+    assert_none_left(&label);
 }
