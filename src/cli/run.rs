@@ -9,13 +9,12 @@ use std::time::Duration;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{RunArgs, planned};
+use super::{Planned, RunArgs, planned};
 use crate::backend::docker::{Container, ContainerSpec, Owned};
 use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
 use crate::fleet::{self, Job};
 use crate::host::Host;
-use crate::plan::Plan;
 use crate::report::{self, Format, ReportFile, Reporter, Tee};
 use crate::run::{RunOptions, Summary};
 
@@ -109,8 +108,8 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
     // Flags shape `--image` containers directly; a suite's image targets get them
     // added, all before anything starts.
     if args.specs.specs.is_empty() {
-        for (target, _) in &mut planned {
-            if let TargetSpec::Image(spec) = target {
+        for p in &mut planned {
+            if let TargetSpec::Image(spec) = &mut p.target {
                 if let Err(e) = args.container.apply(spec) {
                     eprintln!("error: {e}");
                     return Err(Exit::INVALID);
@@ -146,10 +145,10 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
         return Err(code);
     }
     let mut jobs = Vec::new();
-    for ((_, plan), connected) in planned.into_iter().zip(connected) {
+    for (p, connected) in planned.into_iter().zip(connected) {
         if let Some(Ok((backend, _))) = connected {
             jobs.push(Job {
-                plan,
+                plan: p.plan,
                 host: Host::new(backend),
             });
         }
@@ -165,7 +164,7 @@ type Connected = (Box<dyn Backend>, Option<String>);
 /// would be removed unused. Other targets are still tried, so every unreachable host
 /// is named in one run.
 fn connect_all(
-    planned: &[(TargetSpec, Plan)],
+    planned: &[Planned],
     options: &ConnectOptions,
     owned: &Arc<Owned>,
     parallel: usize,
@@ -182,10 +181,8 @@ fn connect_all(
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((target, _)) = planned.get(i) else {
-                        break;
-                    };
-                    let result = match target {
+                    let Some(p) = planned.get(i) else { break };
+                    let result = match &p.target {
                         TargetSpec::Uri(uri) => backend::connect(uri, options).map(|b| (b, None)),
                         TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
                         TargetSpec::Image(spec) => {

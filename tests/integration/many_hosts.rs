@@ -1,5 +1,5 @@
 //! Several targets in one run: checked at once (up to `--parallel`), reported grouped
-//! by target in the order given, and every unreachable target named.
+//! by target in the order given, roles in suites, and every unreachable target named.
 //!
 //! Concurrency is proven without timing: checks on different targets meet at a
 //! rendezvous of marker files, which they can only pass if they run at the same time
@@ -213,6 +213,118 @@ fn reports_are_grouped_by_target_in_the_order_given() {
         ]
     );
     assert_eq!(doc["summary"]["passed"], 6);
+}
+
+#[test]
+fn roles_give_each_host_the_union_of_their_specs() {
+    let specs = Specs::new(&[
+        (
+            "ispec.toml",
+            "[role.web]\nhosts = [\"local\"]\nspecs = [\"web.toml\", \"base.toml\"]\n\n\
+             [role.db]\nhosts = [\"local\"]\nspecs = [\"db.toml\", \"./base.toml\"]\n",
+        ),
+        ("base.toml", "[command.\"echo base\"]\nstdout = \"base\"\n"),
+        ("web.toml", "[command.\"echo web\"]\nstdout = \"web\"\n"),
+        ("db.toml", "[command.\"echo db\"]\nstdout = \"db\"\n"),
+    ]);
+    let out = ispec()
+        .current_dir(specs.dir())
+        .args(["run", "--format", "json"])
+        .output()
+        .unwrap();
+    let (code, doc, stderr) = json_report(&out);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    // One target with the specs of both roles, `base.toml` once.
+    assert_eq!(
+        results(&doc),
+        [
+            ("local".to_string(), "command echo web".to_string()),
+            ("local".to_string(), "command echo base".to_string()),
+            ("local".to_string(), "command echo db".to_string()),
+        ]
+    );
+
+    let out = ispec()
+        .current_dir(specs.dir())
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "# target local (roles web, db)\n\
+         command echo web › stdout = \"web\"  (web.toml:2)\n\
+         command echo base › stdout = \"base\"  (base.toml:2)\n\
+         command echo db › stdout = \"db\"  (db.toml:2)\n"
+    );
+    let out = ispec()
+        .current_dir(specs.dir())
+        .arg("validate")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok: 3 resources, 3 checks in 3 spec files for 1 target (2 roles)\n"
+    );
+
+    // `--only` keeps the named roles and targets; the host then has only their specs.
+    let out = ispec()
+        .current_dir(specs.dir())
+        .args(["list", "--only", "db"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.starts_with("# target local (role db)\n"),
+        "{listing}"
+    );
+    assert_eq!(listing.lines().count(), 3, "{listing}");
+    let out = ispec()
+        .current_dir(specs.dir())
+        .args(["run", "--only", "dbs"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: `--only dbs`: the suite has no target or role `dbs`; did you mean `db`?\n"
+    );
+}
+
+#[test]
+fn role_mistakes_are_spec_errors_with_their_place() {
+    let specs = Specs::new(&[
+        (
+            "ispec.toml",
+            "[role.web]\nhosts = [\"docker://web-1\", \"ftp://web-2\"]\nspecs = [\"web.toml\"]\n\n\
+             [role.db]\nhost = [\"local\"]\nspecs = [\"web.toml\"]\n",
+        ),
+        ("web.toml", "[command.\"true\"]\nexit-status = 0\n"),
+    ]);
+    let out = ispec()
+        .current_dir(specs.dir())
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "\
+error: invalid host `ftp://web-2` in role `web`
+ --> ispec.toml:2:28
+  |
+2 | hosts = [\"docker://web-1\", \"ftp://web-2\"]
+  |                            ^^^^^^^^^^^^^ unknown scheme `ftp`; expected `local`, `docker://CONTAINER` or `ssh://[USER@]HOST[:PORT]`
+
+error: unknown key `host` in role `db`
+ --> ispec.toml:6:1
+  |
+6 | host = [\"local\"]
+  | ^^^^ did you mean `hosts`?
+
+error: 2 problems in the specs; nothing was run
+"
+    );
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Typed values of a suite's tables (strings, lists, commands, container options),
 //! with errors that name the table they are in.
 
+use std::ops::Range;
+
 use toml::de::DeValue;
 
 use crate::backend::docker::{ContainerSpec, Wait, parse_port};
@@ -37,13 +39,27 @@ impl Values<'_, '_> {
         value: &Node<'_>,
         help: &str,
     ) -> Result<Vec<String>, SpecError> {
+        Ok(self
+            .spanned_strings(key, value, help)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect())
+    }
+
+    /// A list of strings, each with its span to point at.
+    pub(super) fn spanned_strings(
+        &self,
+        key: &str,
+        value: &Node<'_>,
+        help: &str,
+    ) -> Result<Vec<(String, Range<usize>)>, SpecError> {
         let DeValue::Array(items) = value.get_ref() else {
             return Err(self.invalid(key, value, help));
         };
         items
             .iter()
             .map(|item| match item.get_ref() {
-                DeValue::String(s) => Ok(s.to_string()),
+                DeValue::String(s) => Ok((s.to_string(), item.span())),
                 other => Err(self.ctx.error(
                     item.span(),
                     format!("`{key}` holds strings, found {}", other.type_str()),
