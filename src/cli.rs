@@ -83,6 +83,9 @@ struct SpecArgs {
         conflicts_with = "specs"
     )]
     suite: PathBuf,
+    /// Only this target or role of the suite (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "specs")]
+    only: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -98,9 +101,12 @@ struct RunArgs {
     /// Also write a report in format F to FILE, atomically (repeatable).
     #[arg(long = "report", value_name = "F:FILE", value_parser = parse_report)]
     reports: Vec<(Format, PathBuf)>,
-    /// How many resources are observed at once.
+    /// How many resources are observed at once on each target.
     #[arg(short, long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: u16,
+    /// How many targets are checked at once (each with its own `--jobs`).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: u16,
     /// Time limit for observing one resource, e.g. `30s`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
@@ -338,11 +344,19 @@ struct AddArgs {
     target: String,
 }
 
+/// One target and the plan it must pass, before anything is touched.
+struct Planned {
+    target: TargetSpec,
+    /// The suite roles that gave it its specs.
+    roles: Vec<String>,
+    plan: Plan,
+}
+
 /// What to check: every SPEC on each target (`--target` URIs and `--image` images;
 /// `local` when none), or, with no SPEC, the suite's targets and the specs each must
 /// pass. Everything is loaded and type-checked before anything runs; errors are
 /// printed and become the exit code.
-fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<(TargetSpec, Plan)>, u8> {
+fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<Planned>, u8> {
     if !args.specs.is_empty() {
         let targets = if targets.is_empty() {
             vec![TargetSpec::Uri("local".to_string())]
@@ -350,7 +364,14 @@ fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<(TargetSpec, P
             targets.to_vec()
         };
         let plan = load_plan(&args.specs, &args.filter)?;
-        return Ok(targets.into_iter().map(|t| (t, plan.clone())).collect());
+        return Ok(targets
+            .into_iter()
+            .map(|target| Planned {
+                target,
+                roles: Vec::new(),
+                plan: plan.clone(),
+            })
+            .collect());
     }
     if !targets.is_empty() {
         eprintln!(
@@ -366,14 +387,34 @@ fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<(TargetSpec, P
         );
         return Err(Exit::INVALID);
     }
-    let suite = spec::load_suite(&args.suite).map_err(|errors| {
+    let mut suite = spec::load_suite(&args.suite).map_err(|errors| {
         eprint!("{errors}");
         Exit::INVALID
     })?;
-    suite
-        .into_iter()
-        .map(|t| Ok((t.target, load_plan(&t.specs, &args.filter)?)))
-        .collect()
+    if !args.only.is_empty() {
+        suite = suite.only(&args.only).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::INVALID
+        })?;
+    }
+    // Hosts of one role share its specs: load them once, not once per host.
+    let mut plans: Vec<(Vec<PathBuf>, Plan)> = Vec::new();
+    let mut planned = Vec::new();
+    for t in suite.targets() {
+        let plan = if let Some((_, plan)) = plans.iter().find(|(specs, _)| *specs == t.specs) {
+            plan.clone()
+        } else {
+            let plan = load_plan(&t.specs, &args.filter)?;
+            plans.push((t.specs.clone(), plan.clone()));
+            plan
+        };
+        planned.push(Planned {
+            target: t.target,
+            roles: t.roles,
+            plan,
+        });
+    }
+    Ok(planned)
 }
 
 /// Loads and plans specs, printing spec errors; the error is the exit code.
@@ -395,15 +436,24 @@ fn load_plan(specs: &[PathBuf], filter: &[String]) -> Result<Plan, u8> {
 fn validate(args: &SpecArgs) -> u8 {
     match planned(args, &[]) {
         Ok(plans) => {
-            let resources: usize = plans.iter().map(|(_, p)| p.decls.len()).sum();
-            let checks: usize = plans.iter().map(|(_, p)| p.check_count()).sum();
-            let mut files: Vec<_> = plans.iter().flat_map(|(_, p)| p.files.iter()).collect();
+            let resources: usize = plans.iter().map(|p| p.plan.decls.len()).sum();
+            let checks: usize = plans.iter().map(|p| p.plan.check_count()).sum();
+            let mut files: Vec<_> = plans.iter().flat_map(|p| p.plan.files.iter()).collect();
             files.sort();
             files.dedup();
-            let targets = if args.specs.is_empty() {
-                format!(" for {} targets", plans.len())
-            } else {
-                String::new()
+            let mut roles: Vec<&String> = plans.iter().flat_map(|p| &p.roles).collect();
+            roles.sort();
+            roles.dedup();
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let targets = match (args.specs.is_empty(), roles.len()) {
+                (false, _) => String::new(),
+                (true, 0) => format!(" for {} target{}", plans.len(), plural(plans.len())),
+                (true, n) => format!(
+                    " for {} target{} ({n} role{})",
+                    plans.len(),
+                    plural(plans.len()),
+                    plural(n)
+                ),
             };
             println!(
                 "ok: {resources} resources, {checks} checks in {} spec files{targets}",
@@ -419,9 +469,19 @@ fn list(args: &SpecArgs) -> u8 {
     match planned(args, &[]) {
         Ok(plans) => {
             let mut out = io::stdout().lock();
-            for (target, plan) in &plans {
+            for Planned {
+                target,
+                roles,
+                plan,
+            } in &plans
+            {
                 if args.specs.is_empty() {
-                    let _ = writeln!(out, "# target {}", target.name());
+                    let _ = write!(out, "# target {}", target.name());
+                    let _ = match roles.as_slice() {
+                        [] => writeln!(out),
+                        [role] => writeln!(out, " (role {role})"),
+                        roles => writeln!(out, " (roles {})", roles.join(", ")),
+                    };
                 }
                 for decl in &plan.decls {
                     for check in &decl.checks {

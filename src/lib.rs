@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: spec files are loaded and type-checked ([`spec`]), planned
 //! ([`plan`]), observed on a target through a [`backend`] wrapped in a memoizing
-//! [`host::Host`], judged locally ([`run`]) and reported ([`report`]).
+//! [`host::Host`], judged locally ([`run`]) and reported ([`report`]);
+//! [`fleet`] checks several targets at once.
 //!
 //! ```no_run
 //! use ispec::{host::Host, plan::{Filter, Plan}, report, run};
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod cmd;
 pub mod exit;
 pub mod expect;
+pub mod fleet;
 pub mod host;
 pub mod os;
 pub mod plan;

@@ -16,8 +16,11 @@ use crate::spec::{Declared, Location};
 /// How a run behaves.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// How many resources are observed at once.
+    /// How many resources are observed at once on one target.
     pub jobs: usize,
+    /// How many targets are checked at once ([`crate::fleet::execute`]); each has
+    /// its own `jobs`.
+    pub parallel: usize,
     /// The time limit for observing one resource, unless its spec sets `timeout`.
     pub timeout: Duration,
     /// The pause between attempts of a resource with `within`.
@@ -28,6 +31,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             jobs: 8,
+            parallel: 8,
             timeout: Duration::from_secs(30),
             retry_interval: Duration::from_millis(500),
         }
@@ -132,7 +136,8 @@ impl Summary {
     }
 }
 
-/// Checks every resource of `plan` on `host`, streaming results to `out` in plan order.
+/// Checks every resource of `plan` on `host`, streaming results to `out` in plan order;
+/// `out` also hears of each resource as soon as it is judged ([`Reporter::progress`]).
 pub fn execute(
     plan: &Plan,
     host: &Host,
@@ -166,6 +171,7 @@ pub fn execute(
     let mut pending = BTreeMap::new();
     let mut emitted = 0;
     for (i, results) in rx {
+        out.progress(&results);
         pending.insert(i, results);
         while let Some(results) = pending.remove(&emitted) {
             for r in &results {

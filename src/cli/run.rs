@@ -1,26 +1,22 @@
 //! `ispec run`: specs × targets (or a suite's targets and their specs) → reports.
 
 use std::io::{self, IsTerminal};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
 use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::{RunArgs, planned};
+use super::{Planned, RunArgs, planned};
 use crate::backend::docker::{Container, ContainerSpec, Owned};
 use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
+use crate::fleet::{self, Job};
 use crate::host::Host;
-use crate::plan::Plan;
 use crate::report::{self, Format, ReportFile, Reporter, Tee};
-use crate::run::{self, RunOptions, Summary};
-
-/// One target and the plan it must pass.
-struct Job {
-    plan: Plan,
-    host: Host,
-}
+use crate::run::{RunOptions, Summary};
 
 /// Runs `ispec run` and returns the exit code.
 pub(super) fn run(args: &RunArgs) -> u8 {
@@ -59,6 +55,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     let mut out = Tee::new(reporters, progress());
     let opts = RunOptions {
         jobs: usize::from(args.jobs),
+        parallel: usize::from(args.parallel),
         timeout: args.timeout,
         ..RunOptions::default()
     };
@@ -89,7 +86,9 @@ pub(super) fn run(args: &RunArgs) -> u8 {
 }
 
 /// The targets and their plans, each target connected (throwaway containers
-/// started and ready). Started containers are registered in `owned`.
+/// started and ready), up to `--parallel` at once. Started containers are registered
+/// in `owned`. When a target cannot be reached, every failure is printed, in target
+/// order, and the exit code returned.
 fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
     let mut targets: Vec<TargetSpec> = args
         .targets
@@ -105,49 +104,114 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
             }
         }
     }
-    let planned = planned(&args.specs, &targets)?;
-    // Flags shape `--image` containers directly; a suite's image targets get them added.
-    let from_suite = args.specs.specs.is_empty();
+    let mut planned = planned(&args.specs, &targets)?;
+    // Flags shape `--image` containers directly; a suite's image targets get them
+    // added, all before anything starts.
+    if args.specs.specs.is_empty() {
+        for p in &mut planned {
+            if let TargetSpec::Image(spec) = &mut p.target {
+                if let Err(e) = args.container.apply(spec) {
+                    eprintln!("error: {e}");
+                    return Err(Exit::INVALID);
+                }
+            }
+        }
+    }
     let options = ConnectOptions {
         user: args.container.user.clone(),
         ssh: args.ssh.options(),
     };
-    let mut jobs = Vec::new();
-    for (target, plan) in planned {
-        let backend: Result<Box<dyn Backend>, ConnectError> = match target {
-            TargetSpec::Uri(uri) => backend::connect(&uri, &options),
-            TargetSpec::Image(mut spec) => {
-                if from_suite {
-                    if let Err(e) = args.container.apply(&mut spec) {
-                        eprintln!("error: {e}");
-                        return Err(Exit::INVALID);
-                    }
+    let connected = connect_all(&planned, &options, owned, usize::from(args.parallel));
+    let mut failed = None;
+    for result in connected.iter().flatten() {
+        match result {
+            Ok((_, kept)) => {
+                // Said also when the run stops here: a kept container stays.
+                if let Some(kept) = kept {
+                    eprintln!("{kept}");
                 }
-                start(&spec, owned).map_err(ConnectError::Backend)
             }
-        };
-        match backend {
-            Ok(b) => jobs.push(Job {
-                plan,
-                host: Host::new(b),
-            }),
             Err(e @ ConnectError::Backend(_)) => {
                 eprintln!("error: {e}");
-                return Err(Exit::UNREACHABLE);
+                failed = failed.or(Some(Exit::UNREACHABLE));
             }
             Err(e) => {
                 eprintln!("error: {e}");
-                return Err(Exit::INVALID);
+                failed = Some(Exit::INVALID);
             }
+        }
+    }
+    if let Some(code) = failed {
+        return Err(code);
+    }
+    let mut jobs = Vec::new();
+    for (p, connected) in planned.into_iter().zip(connected) {
+        if let Some(Ok((backend, _))) = connected {
+            jobs.push(Job {
+                plan: p.plan,
+                host: Host::new(backend),
+            });
         }
     }
     Ok(jobs)
 }
 
-/// Starts a throwaway container, showing on a terminal what is happening.
-fn start(spec: &ContainerSpec, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, BackendError> {
-    let spinner = io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
+/// A connected target, and what to say about it when it was kept (`--keep`).
+type Connected = (Box<dyn Backend>, Option<String>);
+
+/// Connects each planned target, up to `parallel` at once, earlier targets first.
+/// Once one fails, throwaway containers not yet begun are not started (`None`): they
+/// would be removed unused. Other targets are still tried, so every unreachable host
+/// is named in one run.
+fn connect_all(
+    planned: &[Planned],
+    options: &ConnectOptions,
+    owned: &Arc<Owned>,
+    parallel: usize,
+) -> Vec<Option<Result<Connected, ConnectError>>> {
+    let spinners = io::stderr()
+        .is_terminal()
+        .then(indicatif::MultiProgress::new);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<Connected, ConnectError>>>> =
+        planned.iter().map(|_| Mutex::new(None)).collect();
+    thread::scope(|scope| {
+        for _ in 0..parallel.clamp(1, planned.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(p) = planned.get(i) else { break };
+                    let result = match &p.target {
+                        TargetSpec::Uri(uri) => backend::connect(uri, options).map(|b| (b, None)),
+                        TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
+                        TargetSpec::Image(spec) => {
+                            start(spec, owned, spinners.as_ref()).map_err(ConnectError::Backend)
+                        }
+                    };
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .collect()
+}
+
+/// Starts a throwaway container, showing on a terminal what is happening (one
+/// spinner line per container starting).
+fn start(
+    spec: &ContainerSpec,
+    owned: &Arc<Owned>,
+    spinners: Option<&indicatif::MultiProgress>,
+) -> Result<Connected, BackendError> {
+    let spinner = spinners.map(|lines| {
+        let bar = lines.add(indicatif::ProgressBar::new_spinner());
         bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
@@ -161,15 +225,15 @@ fn start(spec: &ContainerSpec, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, B
         bar.finish_and_clear();
     }
     let container = started?;
-    if spec.keep {
+    let kept = spec.keep.then(|| {
         let name = container.name().unwrap_or_default();
-        eprintln!(
+        format!(
             "kept container {name} (from {}): get in with `docker exec -it {name} sh`; \
              remove it with `docker rm -fv {name}` or `ispec clean`",
             spec.image
-        );
-    }
-    Ok(Box::new(container))
+        )
+    });
+    Ok((Box::new(container), kept))
 }
 
 /// Removes the run's throwaway containers (but kept ones) when dropped.
@@ -252,15 +316,7 @@ fn progress() -> Option<indicatif::ProgressBar> {
 
 fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
     out.start(jobs.iter().map(|j| j.plan.check_count()).sum())?;
-    let mut total = Summary::default();
-    for job in jobs {
-        let s = run::execute(&job.plan, &job.host, opts, out)?;
-        total.passed += s.passed;
-        total.failed += s.failed;
-        total.skipped += s.skipped;
-        total.errored += s.errored;
-        total.duration += s.duration;
-    }
+    let total = fleet::execute(jobs, opts, out)?;
     out.finish(&total)?;
     Ok(total)
 }

@@ -26,6 +26,10 @@ pub trait Reporter: Send {
     fn start(&mut self, total: usize) -> io::Result<()>;
     /// Called once per resource, in plan order, with all of its checks' results.
     fn resource(&mut self, results: &[CheckResult]) -> io::Result<()>;
+    /// Called as soon as a resource's checks are judged, in whatever order resources
+    /// (and targets) finish, before [`Reporter::resource`] hands the same results on in
+    /// order. For progress displays; reports ignore it.
+    fn progress(&mut self, _results: &[CheckResult]) {}
     /// Called once at the end.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -106,14 +110,19 @@ impl Reporter for Tee {
     }
 
     fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
-        self.each(|r| r.resource(results))?;
+        self.each(|r| r.resource(results))
+    }
+
+    fn progress(&mut self, results: &[CheckResult]) {
+        for r in &mut self.reporters {
+            r.progress(results);
+        }
         if let Some(bar) = &self.progress {
             bar.inc(results.len() as u64);
             if let Some(first) = results.first() {
                 bar.set_message(first.resource_name());
             }
         }
-        Ok(())
     }
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {

@@ -12,4 +12,4 @@ pub use decl::{Check, Declared, Spec};
 pub use error::{SpecError, SpecErrors, did_you_mean};
 pub use load::{load, load_str};
 pub use source::{Location, Source};
-pub use suite::{SuiteTarget, load_suite};
+pub use suite::{Suite, SuiteTarget, load_suite};

@@ -1,24 +1,34 @@
-//! The suite file (`ispec.toml`): named targets and the specs each must pass.
+//! The suite file (`ispec.toml`): named targets, roles, and the specs each must pass.
 //!
 //! ```toml
 //! [target.base]
 //! local = true
 //! specs = ["specs/base.toml"]
+//!
+//! [role.web]
+//! hosts = ["ssh://deploy@web-1", "docker://web-2"]
+//! specs = ["specs/web.toml"]
 //! ```
 //!
 //! Spec paths are relative to the suite file's folder.
 
+mod role;
+mod values;
+
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
 use crate::backend::TargetSpec;
-use crate::backend::docker::{ContainerSpec, Wait, parse_port};
+use crate::backend::docker::ContainerSpec;
 
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
 use super::source::Source;
+use role::Role;
+use values::Values;
 
 /// The keys a target table may hold.
 const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs"];
@@ -35,20 +45,120 @@ const CONTAINER_KEYS: &[&str] = &[
     "labels",
     "wait",
 ];
+/// The tables a suite may hold.
+const TABLES: &[&str] = &["target", "role"];
 
 /// One target of a suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SuiteTarget {
-    /// Its name in the suite.
+    /// Its name in the suite: the `NAME` of `[target.NAME]`, or a role host's URI.
     pub name: String,
     /// How to reach it.
     pub target: TargetSpec,
     /// The specs it must pass, resolved against the suite file's folder.
     pub specs: Vec<PathBuf>,
+    /// The roles that list it, in suite order; empty for a `[target.NAME]`.
+    pub roles: Vec<String>,
+}
+
+/// A suite: its `[target.NAME]` and `[role.NAME]` tables, in the order the file has them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suite {
+    entries: Vec<Entry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Entry {
+    Target(SuiteTarget),
+    Role(Role),
+}
+
+impl Entry {
+    fn name(&self) -> &str {
+        match self {
+            Self::Target(t) => &t.name,
+            Self::Role(r) => &r.name,
+        }
+    }
+}
+
+impl Suite {
+    /// The targets to check, in suite order: each `[target.NAME]` where the file has
+    /// it, and each host of a role where the first role that lists it is. A host
+    /// listed by several roles is one target with the specs of all of them, each
+    /// spec file once.
+    pub fn targets(&self) -> Vec<SuiteTarget> {
+        let mut targets: Vec<SuiteTarget> = Vec::new();
+        // Where each role host is in `targets`.
+        let mut hosts: Vec<(&str, usize)> = Vec::new();
+        for entry in &self.entries {
+            let role = match entry {
+                Entry::Target(t) => {
+                    targets.push(t.clone());
+                    continue;
+                }
+                Entry::Role(role) => role,
+            };
+            for (uri, _) in &role.hosts {
+                let at = if let Some((_, at)) = hosts.iter().find(|(h, _)| h == uri) {
+                    *at
+                } else {
+                    targets.push(SuiteTarget {
+                        name: uri.clone(),
+                        target: TargetSpec::Uri(uri.clone()),
+                        specs: Vec::new(),
+                        roles: Vec::new(),
+                    });
+                    hosts.push((uri, targets.len() - 1));
+                    targets.len() - 1
+                };
+                let target = &mut targets[at];
+                target.roles.push(role.name.clone());
+                for spec in &role.specs {
+                    // `Path` equality ignores `.` components: `./a.toml` is `a.toml`.
+                    if !target.specs.contains(spec) {
+                        target.specs.push(spec.clone());
+                    }
+                }
+            }
+        }
+        targets
+    }
+
+    /// How many `[role.NAME]` tables the suite has.
+    pub fn role_count(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e, Entry::Role(_)))
+            .count()
+    }
+
+    /// The suite with only the targets and roles named in `names` (`--only`). A name
+    /// the suite does not have is an error that says which names it has.
+    pub fn only(&self, names: &[String]) -> Result<Self, String> {
+        let known: Vec<&str> = self.entries.iter().map(Entry::name).collect();
+        if let Some(unknown) = names.iter().find(|n| !known.contains(&n.as_str())) {
+            let hint = did_you_mean(unknown, known.iter().copied()).map_or_else(
+                || format!("it has {}", backticked(&known)),
+                |m| format!("did you mean `{m}`?"),
+            );
+            return Err(format!(
+                "`--only {unknown}`: the suite has no target or role `{unknown}`; {hint}"
+            ));
+        }
+        Ok(Self {
+            entries: self
+                .entries
+                .iter()
+                .filter(|e| names.iter().any(|n| n == e.name()))
+                .cloned()
+                .collect(),
+        })
+    }
 }
 
 /// Reads a suite file.
-pub fn load_suite(path: &Path) -> Result<Vec<SuiteTarget>, SpecErrors> {
+pub fn load_suite(path: &Path) -> Result<Suite, SpecErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SpecErrors(vec![SpecError::new(format!(
             "cannot read suite `{}`: {e}",
@@ -63,7 +173,7 @@ pub fn load_suite(path: &Path) -> Result<Vec<SuiteTarget>, SpecErrors> {
     parse_suite(&source, base).map_err(SpecErrors)
 }
 
-fn parse_suite(source: &Source, base: &Path) -> Result<Vec<SuiteTarget>, Vec<SpecError>> {
+fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
     let ctx = Ctx { source };
     let doc = DeTable::parse(&source.text).map_err(|e| {
         vec![ctx.error(
@@ -73,60 +183,117 @@ fn parse_suite(source: &Source, base: &Path) -> Result<Vec<SuiteTarget>, Vec<Spe
         )]
     })?;
     let mut errors = Vec::new();
-    let mut targets = Vec::new();
+    // Each entry with its name's span, to put them in file order and point at them.
+    let mut entries: Vec<(Range<usize>, Entry)> = Vec::new();
     for (key, value) in doc.get_ref() {
-        if key.get_ref() != "target" {
+        let table_key = key.get_ref().as_ref();
+        if !TABLES.contains(&table_key) {
+            let label = did_you_mean(table_key, TABLES.iter().copied()).map_or_else(
+                || "expected `[target.NAME]` or `[role.NAME]`".to_string(),
+                |m| format!("did you mean `[{m}.NAME]`?"),
+            );
             errors.push(ctx.error(
                 key.span(),
-                format!("unknown suite table `{}`", key.get_ref()),
-                "expected `[target.NAME]`",
+                format!("unknown suite table `{table_key}`"),
+                &label,
             ));
             continue;
         }
         let DeValue::Table(table) = value.get_ref() else {
             errors.push(ctx.error(
                 value.span(),
-                "`target` must hold tables".into(),
-                "write `[target.NAME]`",
+                format!("`{table_key}` must hold tables"),
+                &format!("write `[{table_key}.NAME]`"),
             ));
             continue;
         };
         for (name, body) in table {
-            match target(&ctx, base, name.get_ref(), name.span(), body) {
-                Ok(t) => targets.push(t),
+            let parsed = if table_key == "target" {
+                target(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Target)
+            } else {
+                role::role(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Role)
+            };
+            match parsed {
+                Ok(entry) => entries.push((name.span(), entry)),
                 Err(e) => errors.push(e),
             }
         }
     }
-    if targets.is_empty() && errors.is_empty() {
+    entries.sort_by_key(|(span, _)| span.start);
+    errors.extend(clashes(&ctx, &entries));
+    if entries.is_empty() && errors.is_empty() {
         errors.push(
             SpecError::new(format!("suite `{}` names no target", source.path.display()))
-                .help("add `[target.NAME]` with `local = true` (or `image`, `docker`, `ssh`) and `specs = [...]`"),
+                .help("add `[target.NAME]` with `local = true` (or `image`, `docker`, `ssh`) and `specs = [...]`, or `[role.NAME]` with `hosts = [...]` and `specs = [...]`"),
         );
     }
     if errors.is_empty() {
-        Ok(targets)
+        Ok(Suite {
+            entries: entries.into_iter().map(|(_, e)| e).collect(),
+        })
     } else {
         Err(errors)
     }
+}
+
+/// A name used by a target and a role (so `--only` could not tell them apart), and a
+/// host that is both a target and in a role (so it would be checked twice).
+fn clashes(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    let targets = || {
+        entries.iter().filter_map(|(_, e)| match e {
+            Entry::Target(t) => Some(t),
+            Entry::Role(_) => None,
+        })
+    };
+    for (span, entry) in entries {
+        let Entry::Role(role) = entry else { continue };
+        if targets().any(|t| t.name == role.name) {
+            errors.push(ctx.error(
+                span.clone(),
+                format!("`{}` names both a target and a role", role.name),
+                "give the role a name of its own",
+            ));
+        }
+        for (uri, at) in &role.hosts {
+            if let Some(t) = targets().find(|t| t.target == TargetSpec::Uri(uri.clone())) {
+                errors.push(
+                    ctx.error(
+                        at.clone(),
+                        format!(
+                            "`{uri}` is both target `{}` and a host of role `{}`",
+                            t.name, role.name
+                        ),
+                        "a host is checked once, with all its specs",
+                    )
+                    .help(format!(
+                        "list `{uri}` in roles only (a role may have one host), or drop it from role `{}`",
+                        role.name
+                    )),
+                );
+            }
+        }
+    }
+    errors
 }
 
 fn target(
     ctx: &Ctx<'_>,
     base: &Path,
     name: &str,
-    name_span: std::ops::Range<usize>,
+    name_span: Range<usize>,
     body: &toml::Spanned<DeValue<'_>>,
 ) -> Result<SuiteTarget, SpecError> {
     let DeValue::Table(table) = body.get_ref() else {
         return Err(ctx.error(body.span(), format!("target `{name}` must be a table"), ""));
     };
-    let mut uri: Option<(String, std::ops::Range<usize>)> = None;
+    let mut uri: Option<(String, Range<usize>)> = None;
     let mut specs = Vec::new();
     let mut container = ContainerSpec::default();
     // Container options seen, for the error when the target is not an image.
     let mut container_keys = Vec::new();
-    let v = Values { ctx, name };
+    let what = format!("target `{name}`");
+    let v = Values { ctx, what: &what };
     for (key, value) in table {
         let k = key.get_ref().as_ref();
         let found = match k {
@@ -138,8 +305,11 @@ fn target(
                 container.image = v.string(k, value)?;
                 Some(format!("image:{}", container.image))
             }
-            "docker" => Some(format!("docker://{}", v.string(k, value)?)),
-            "ssh" => Some(format!("ssh://{}", v.string(k, value)?)),
+            "docker" | "ssh" => {
+                let uri = format!("{k}://{}", v.string(k, value)?);
+                role::check_uri(&uri).map_err(|why| v.invalid(k, value, &why))?;
+                Some(uri)
+            }
             "specs" => {
                 let paths = v.strings(k, value, "write `specs = [\"specs/web.toml\"]`")?;
                 specs.extend(paths.iter().map(|s| base.join(s)));
@@ -203,160 +373,8 @@ fn target(
             TargetSpec::Uri(uri)
         },
         specs,
+        roles: Vec::new(),
     })
-}
-
-/// Reads typed values of one target's table, with errors that name the target.
-struct Values<'a, 'b> {
-    ctx: &'a Ctx<'b>,
-    name: &'a str,
-}
-
-type Node<'v> = toml::Spanned<DeValue<'v>>;
-
-impl Values<'_, '_> {
-    fn invalid(&self, key: &str, value: &Node<'_>, help: &str) -> SpecError {
-        self.ctx.error(
-            value.span(),
-            format!("invalid value for `{key}` in target `{}`", self.name),
-            help,
-        )
-    }
-
-    fn string(&self, key: &str, value: &Node<'_>) -> Result<String, SpecError> {
-        match value.get_ref() {
-            DeValue::String(s) if !s.is_empty() => Ok(s.to_string()),
-            _ => Err(self.invalid(key, value, "expected a non-empty string")),
-        }
-    }
-
-    fn strings(&self, key: &str, value: &Node<'_>, help: &str) -> Result<Vec<String>, SpecError> {
-        let DeValue::Array(items) = value.get_ref() else {
-            return Err(self.invalid(key, value, help));
-        };
-        items
-            .iter()
-            .map(|item| match item.get_ref() {
-                DeValue::String(s) => Ok(s.to_string()),
-                other => Err(self.ctx.error(
-                    item.span(),
-                    format!("`{key}` holds strings, found {}", other.type_str()),
-                    "expected a string",
-                )),
-            })
-            .collect()
-    }
-
-    /// A command: a list of words, or one string split like a shell would.
-    fn words(&self, key: &str, value: &Node<'_>) -> Result<Vec<String>, SpecError> {
-        let help = "write a list such as `[\"nginx\", \"-g\", \"daemon off;\"]`";
-        match value.get_ref() {
-            DeValue::String(s) => {
-                shell_words::split(s).map_err(|e| self.invalid(key, value, &format!("{e}; {help}")))
-            }
-            _ => self.strings(key, value, help),
-        }
-    }
-
-    /// `{ KEY = "value" }` (or a list of `KEY=value`) as `KEY=value` entries.
-    fn pairs(&self, key: &str, value: &Node<'_>) -> Result<Vec<String>, SpecError> {
-        let help = format!("write `{key} = {{ KEY = \"value\" }}`");
-        match value.get_ref() {
-            DeValue::Table(table) => table
-                .iter()
-                .map(|(k, v)| match v.get_ref() {
-                    DeValue::String(s) => Ok(format!("{}={s}", k.get_ref())),
-                    _ => Err(self.invalid(key, v, &help)),
-                })
-                .collect(),
-            _ => self.strings(key, value, &help),
-        }
-    }
-
-    fn integer(&self, key: &str, value: &Node<'_>) -> Result<i64, SpecError> {
-        match value.get_ref() {
-            DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-                .map_err(|_| self.invalid(key, value, "out of range")),
-            _ => Err(self.invalid(key, value, "expected an integer")),
-        }
-    }
-
-    fn container_option(
-        &self,
-        spec: &mut ContainerSpec,
-        key: &str,
-        value: &Node<'_>,
-    ) -> Result<(), SpecError> {
-        match key {
-            "env" => spec.env = self.pairs(key, value)?,
-            "labels" => spec.labels = self.pairs(key, value)?,
-            "cmd" => spec.cmd = Some(self.words(key, value)?),
-            "entrypoint" => spec.entrypoint = Some(self.words(key, value)?),
-            "user" => spec.user = Some(self.string(key, value)?),
-            "ports" | "volumes" | "tmpfs" => {
-                let items = self.strings(key, value, "write a list of strings")?;
-                if key == "ports" {
-                    if let Some(bad) = items.iter().find_map(|p| parse_port(p).err()) {
-                        return Err(self.invalid(key, value, &bad));
-                    }
-                    spec.ports = items;
-                } else if key == "volumes" {
-                    spec.volumes = items;
-                } else {
-                    spec.tmpfs = items;
-                }
-            }
-            "privileged" => match value.get_ref() {
-                DeValue::Boolean(b) => spec.privileged = *b,
-                _ => return Err(self.invalid(key, value, "write `privileged = true`")),
-            },
-            "wait" => self.wait(&mut spec.wait, value)?,
-            _ => unreachable!("CONTAINER_KEYS and this match agree"),
-        }
-        Ok(())
-    }
-
-    fn wait(&self, wait: &mut Wait, value: &Node<'_>) -> Result<(), SpecError> {
-        let help =
-            "write `wait = { port = 80, within = \"30s\" }` (or `log = \"...\"`, `health = true`)";
-        let DeValue::Table(table) = value.get_ref() else {
-            return Err(self.invalid("wait", value, help));
-        };
-        for (key, v) in table {
-            match key.get_ref().as_ref() {
-                "port" => {
-                    let n = self.integer("wait.port", v)?;
-                    wait.port =
-                        Some(u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| {
-                            self.invalid("wait.port", v, "a port from 1 to 65535")
-                        })?);
-                }
-                "log" => wait.log = Some(self.string("wait.log", v)?),
-                "health" => match v.get_ref() {
-                    DeValue::Boolean(b) => wait.health = Some(*b),
-                    _ => return Err(self.invalid("wait.health", v, "write `health = true`")),
-                },
-                "within" => {
-                    let text = self.string("wait.within", v)?;
-                    wait.within = humantime::parse_duration(&text).map_err(|e| {
-                        self.invalid(
-                            "wait.within",
-                            v,
-                            &format!("{e}; write a duration such as \"30s\""),
-                        )
-                    })?;
-                }
-                other => {
-                    return Err(self.ctx.error(
-                        key.span(),
-                        format!("unknown key `{other}` in `wait` of target `{}`", self.name),
-                        "expected `port`, `log`, `health` or `within`",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -368,7 +386,7 @@ mod tests {
             path: Arc::from(Path::new("ispec.toml")),
             text: Arc::from(text),
         };
-        parse_suite(&source, Path::new("/suite"))
+        parse_suite(&source, Path::new("/suite")).map(|s| s.targets())
     }
 
     #[test]
@@ -410,5 +428,271 @@ mod tests {
         assert_eq!(err[0].message, "target `a` has no specs");
         let err = parse("[targets.a]\n").unwrap_err();
         assert_eq!(err[0].message, "unknown suite table `targets`");
+    }
+
+    fn suite(text: &str) -> Suite {
+        let source = Source {
+            path: Arc::from(Path::new("ispec.toml")),
+            text: Arc::from(text),
+        };
+        parse_suite(&source, Path::new("/suite")).unwrap()
+    }
+
+    /// Every error of a suite, rendered as `ispec` prints them.
+    fn errors(text: &str) -> String {
+        let source = Source {
+            path: Arc::from(Path::new("ispec.toml")),
+            text: Arc::from(text),
+        };
+        SpecErrors(parse_suite(&source, Path::new("/suite")).unwrap_err()).to_string()
+    }
+
+    /// `URI: spec, spec (roles)` for each target.
+    fn summary(targets: &[SuiteTarget]) -> Vec<String> {
+        targets
+            .iter()
+            .map(|t| {
+                let specs: Vec<String> = t
+                    .specs
+                    .iter()
+                    .map(|s| s.strip_prefix("/suite").unwrap().display().to_string())
+                    .collect();
+                format!(
+                    "{}: {} ({})",
+                    t.target.name(),
+                    specs.join(", "),
+                    t.roles.join(", ")
+                )
+            })
+            .collect()
+    }
+
+    const ROLES: &str = "\
+[target.base]
+local = true
+specs = [\"base.toml\"]
+
+[role.web]
+hosts = [\"ssh://deploy@web-1\", \"docker://web-2\"]
+specs = [\"web.toml\", \"base.toml\"]
+
+[role.db]
+hosts = [\"docker://web-2\", \"ssh://db-1\"]
+specs = [\"db.toml\", \"./base.toml\"]
+";
+
+    #[test]
+    fn a_host_gets_the_union_of_its_roles_specs() {
+        assert_eq!(
+            summary(&suite(ROLES).targets()),
+            [
+                "local: base.toml ()",
+                "ssh://deploy@web-1: web.toml, base.toml (web)",
+                "docker://web-2: web.toml, base.toml, db.toml (web, db)",
+                "ssh://db-1: db.toml, base.toml (db)",
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_and_roles_keep_the_files_order() {
+        let text = "[role.web]\nhosts = [\"docker://web-2\"]\nspecs = [\"web.toml\"]\n\n\
+                    [target.base]\nlocal = true\nspecs = [\"base.toml\"]\n\n\
+                    [role.db]\nhosts = [\"ssh://db-1\"]\nspecs = [\"db.toml\"]\n";
+        assert_eq!(
+            summary(&suite(text).targets()),
+            [
+                "docker://web-2: web.toml (web)",
+                "local: base.toml ()",
+                "ssh://db-1: db.toml (db)",
+            ]
+        );
+        assert_eq!(suite(text).role_count(), 2);
+    }
+
+    #[test]
+    fn only_keeps_the_named_targets_and_roles() {
+        let only = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(ToString::to_string).collect();
+            suite(ROLES).only(&names).map(|s| summary(&s.targets()))
+        };
+        assert_eq!(
+            only(&["db"]),
+            Ok(vec![
+                "docker://web-2: db.toml, base.toml (db)".to_string(),
+                "ssh://db-1: db.toml, base.toml (db)".to_string(),
+            ])
+        );
+        assert_eq!(only(&["base", "web"]).unwrap().len(), 3);
+        assert_eq!(
+            only(&["dbs"]),
+            Err(
+                "`--only dbs`: the suite has no target or role `dbs`; did you mean `db`?"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            only(&["cache"]),
+            Err(
+                "`--only cache`: the suite has no target or role `cache`; it has `base`, `web`, `db`"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn role_mistakes_point_at_the_place() {
+        assert_eq!(
+            errors("[role.web]\nhost = [\"local\"]\nspecs = [\"a.toml\"]\n"),
+            "\
+error: unknown key `host` in role `web`
+ --> ispec.toml:2:1
+  |
+2 | host = [\"local\"]
+  | ^^^^ did you mean `hosts`?
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = [\"local\"]\nimage = \"web\"\nspecs = [\"a.toml\"]\n"),
+            "\
+error: unknown key `image` in role `web`
+ --> ispec.toml:3:1
+  |
+3 | image = \"web\"
+  | ^^^^^ a role lists target URIs in `hosts`; `image` belongs in a `[target.NAME]`
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = []\nspecs = [\"a.toml\"]\n"),
+            "\
+error: role `web` has no hosts
+ --> ispec.toml:2:9
+  |
+2 | hosts = []
+  |         ^^ list target URIs: `hosts = [\"ssh://deploy@web-1\", \"docker://web-2\", \"local\"]`
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nspecs = [\"a.toml\"]\n"),
+            "\
+error: role `web` has no hosts
+ --> ispec.toml:1:7
+  |
+1 | [role.web]
+  |       ^^^ list target URIs: `hosts = [\"ssh://deploy@web-1\", \"docker://web-2\", \"local\"]`
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = [\"local\"]\n"),
+            "\
+error: role `web` has no specs
+ --> ispec.toml:1:7
+  |
+1 | [role.web]
+  |       ^^^ add `specs = [\"specs/web.toml\"]`
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = [\"local\", \"ftp://x\"]\nspecs = [\"a.toml\"]\n"),
+            "\
+error: invalid host `ftp://x` in role `web`
+ --> ispec.toml:2:19
+  |
+2 | hosts = [\"local\", \"ftp://x\"]
+  |                   ^^^^^^^^^ unknown scheme `ftp`; expected `local`, `docker://CONTAINER` or `ssh://[USER@]HOST[:PORT]`
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = \"local\"\nspecs = [\"a.toml\"]\n"),
+            "\
+error: invalid value for `hosts` in role `web`
+ --> ispec.toml:2:9
+  |
+2 | hosts = \"local\"
+  |         ^^^^^^^ list target URIs: `hosts = [\"ssh://deploy@web-1\", \"docker://web-2\", \"local\"]`
+"
+        );
+    }
+
+    #[test]
+    fn duplicates_are_mistakes() {
+        assert_eq!(
+            errors(
+                "[role.web]\nhosts = [\"docker://web-1\", \"docker://web-1\"]\nspecs = [\"a.toml\"]\n"
+            ),
+            "\
+error: `docker://web-1` is listed twice in role `web`
+ --> ispec.toml:2:28
+  |
+2 | hosts = [\"docker://web-1\", \"docker://web-1\"]
+  |                            ^^^^^^^^^^^^^^^^ already listed at 2:10
+"
+        );
+        assert_eq!(
+            errors("[role.web]\nhosts = [\"local\"]\nspecs = [\"a.toml\",\n  \"./a.toml\"]\n"),
+            "\
+error: `./a.toml` is listed twice in role `web`
+ --> ispec.toml:4:3
+  |
+4 |   \"./a.toml\"]
+  |   ^^^^^^^^^^ already listed at 3:10
+"
+        );
+        assert_eq!(
+            errors(
+                "[target.base]\nlocal = true\nspecs = [\"base.toml\"]\n\n\
+                 [role.base]\nhosts = [\"local\"]\nspecs = [\"web.toml\"]\n"
+            ),
+            "\
+error: `base` names both a target and a role
+ --> ispec.toml:5:7
+  |
+5 | [role.base]
+  |       ^^^^ give the role a name of its own
+
+error: `local` is both target `base` and a host of role `base`
+ --> ispec.toml:6:10
+  |
+6 | hosts = [\"local\"]
+  |          ^^^^^^^ a host is checked once, with all its specs
+  = help: list `local` in roles only (a role may have one host), or drop it from role `base`
+
+error: 2 problems in the specs; nothing was run
+"
+        );
+    }
+
+    #[test]
+    fn suite_tables_and_target_uris_are_checked() {
+        assert_eq!(
+            errors("[roles.web]\nhosts = [\"local\"]\n"),
+            "\
+error: unknown suite table `roles`
+ --> ispec.toml:1:2
+  |
+1 | [roles.web]
+  |  ^^^^^ did you mean `[role.NAME]`?
+"
+        );
+        assert_eq!(
+            errors("role = [\"web\"]\n"),
+            "\
+error: `role` must hold tables
+ --> ispec.toml:1:8
+  |
+1 | role = [\"web\"]
+  |        ^^^^^^^ write `[role.NAME]`
+"
+        );
+        assert_eq!(
+            errors("[target.web]\ndocker = \"web/1\"\nspecs = [\"a.toml\"]\n"),
+            "\
+error: invalid value for `docker` in target `web`
+ --> ispec.toml:2:10
+  |
+2 | docker = \"web/1\"
+  |          ^^^^^^^ a container's name or id has no `/`
+"
+        );
     }
 }

@@ -54,3 +54,5 @@ mod engine;
 mod examples;
 // The Docker backend: `docker://` and `--image` on the fixture images, cleanup.
 mod docker;
+// Several targets: checked and connected at once, reported in target order; roles.
+mod many_hosts;
