@@ -184,7 +184,12 @@ fn is_unreachable(kind: ErrorKind) -> bool {
 }
 
 fn tcp_reachable(target: SocketAddr, timeout: Duration) -> Result<bool, ProbeError> {
-    match TcpStream::connect_timeout(&target, timeout) {
+    let mut result = TcpStream::connect_timeout(&target, timeout);
+    // A signal to this process (a child exiting) interrupts the call: try again.
+    while matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) {
+        result = TcpStream::connect_timeout(&target, timeout);
+    }
+    match result {
         Ok(_) => Ok(true),
         Err(e) if is_unreachable(e.kind()) => Ok(false),
         Err(e) => Err(ProbeError::Failed(format!(
@@ -204,17 +209,33 @@ fn udp_reachable(target: SocketAddr, wait: Duration) -> Result<bool, ProbeError>
     // A connected socket is what makes the kernel report the ICMP refusal to us.
     socket.connect(target).map_err(failed)?;
     socket.set_read_timeout(Some(wait)).map_err(failed)?;
-    match socket.send(&[]) {
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(false),
-        Err(e) => return Err(failed(e)),
+    // A signal to this process (a child exiting) interrupts the calls: try again.
+    loop {
+        match socket.send(&[]) {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(false),
+            Err(e) => return Err(failed(e)),
+        }
     }
+    let deadline = Instant::now() + wait;
     let mut buf = [0u8; 1];
-    match socket.recv(&mut buf) {
-        Ok(_) => Ok(true),
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Ok(true),
-        Err(e) if is_unreachable(e.kind()) => Ok(false),
-        Err(e) => Err(failed(e)),
+    loop {
+        match socket.recv(&mut buf) {
+            Ok(_) => return Ok(true),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(true);
+                }
+                socket.set_read_timeout(Some(left)).map_err(failed)?;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(true);
+            }
+            Err(e) if is_unreachable(e.kind()) => return Ok(false),
+            Err(e) => return Err(failed(e)),
+        }
     }
 }
 
