@@ -177,6 +177,19 @@ pub enum TargetSpec {
     Uri(String),
     /// A throwaway container.
     Image(Box<docker::ContainerSpec>),
+    /// An `ssh://` target with options of its own (a suite's `sudo`, `identity`).
+    Ssh(Box<SshTarget>),
+}
+
+/// An `ssh://` target and the options a suite gave it, over the command line's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SshTarget {
+    /// `ssh://[USER@]HOST[:PORT]`.
+    pub uri: String,
+    /// Run commands through `sudo` (or not), whatever `--sudo` says.
+    pub sudo: Option<bool>,
+    /// Identity files to try before the command line's.
+    pub identities: Vec<std::path::PathBuf>,
 }
 
 impl TargetSpec {
@@ -185,6 +198,7 @@ impl TargetSpec {
         match self {
             Self::Uri(uri) => uri.clone(),
             Self::Image(spec) => format!("image:{}", spec.image),
+            Self::Ssh(ssh) => ssh.uri.clone(),
         }
     }
 }

@@ -184,6 +184,16 @@ fn connect_all(
                     let Some(p) = planned.get(i) else { break };
                     let result = match &p.target {
                         TargetSpec::Uri(uri) => backend::connect(uri, options).map(|b| (b, None)),
+                        TargetSpec::Ssh(ssh) => {
+                            let mut options = options.clone();
+                            if let Some(sudo) = ssh.sudo {
+                                options.ssh.sudo = sudo;
+                            }
+                            let mut identities = ssh.identities.clone();
+                            identities.append(&mut options.ssh.identities);
+                            options.ssh.identities = identities;
+                            backend::connect(&ssh.uri, &options).map(|b| (b, None))
+                        }
                         TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
                         TargetSpec::Image(spec) => {
                             start(spec, owned, spinners.as_ref()).map_err(ConnectError::Backend)

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::backend::TargetSpec;
 use crate::backend::docker::ContainerSpec;
+use crate::backend::{SshTarget, TargetSpec};
 
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
@@ -32,6 +32,8 @@ use values::Values;
 
 /// The keys a target table may hold.
 const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs"];
+/// The keys that shape how an `ssh` target is reached.
+const SSH_KEYS: &[&str] = &["sudo", "identity"];
 /// The keys that shape a throwaway container (`image` targets only).
 const CONTAINER_KEYS: &[&str] = &[
     "env",
@@ -292,6 +294,9 @@ fn target(
     let mut container = ContainerSpec::default();
     // Container options seen, for the error when the target is not an image.
     let mut container_keys = Vec::new();
+    // SSH options: `sudo`, `identity`.
+    let mut ssh = SshTarget::default();
+    let mut ssh_keys = Vec::new();
     let what = format!("target `{name}`");
     let v = Values { ctx, what: &what };
     for (key, value) in table {
@@ -315,17 +320,37 @@ fn target(
                 specs.extend(paths.iter().map(|s| base.join(s)));
                 None
             }
+            "sudo" => match value.get_ref() {
+                DeValue::Boolean(b) => {
+                    ssh.sudo = Some(*b);
+                    ssh_keys.push(key.span());
+                    None
+                }
+                _ => return Err(v.invalid(k, value, "write `sudo = true`")),
+            },
+            "identity" => {
+                let files = match value.get_ref() {
+                    DeValue::String(_) => vec![v.string(k, value)?],
+                    _ => v.strings(k, value, "write `identity = \"~/.ssh/deploy\"`")?,
+                };
+                ssh.identities = files.iter().map(|f| expand_home(base, f)).collect();
+                ssh_keys.push(key.span());
+                None
+            }
             _ if CONTAINER_KEYS.contains(&k) => {
                 container_keys.push(key.span());
                 v.container_option(&mut container, k, value)?;
                 None
             }
             _ => {
-                let label = did_you_mean(k, KEYS.iter().chain(CONTAINER_KEYS).copied())
-                    .map_or_else(
-                        || format!("expected one of {}", backticked(KEYS)),
-                        |m| format!("did you mean `{m}`?"),
-                    );
+                let label = did_you_mean(
+                    k,
+                    KEYS.iter().chain(CONTAINER_KEYS).chain(SSH_KEYS).copied(),
+                )
+                .map_or_else(
+                    || format!("expected one of {}", backticked(KEYS)),
+                    |m| format!("did you mean `{m}`?"),
+                );
                 return Err(ctx.error(
                     key.span(),
                     format!("unknown key `{k}` in target `{name}`"),
@@ -358,6 +383,15 @@ fn target(
             "only for `image = \"...\"`",
         ));
     }
+    if let (Some(span), false) = (ssh_keys.first(), uri.starts_with("ssh://")) {
+        return Err(ctx.error(
+            span.clone(),
+            format!(
+                "target `{name}` is not an SSH host; `sudo` and `identity` apply to `ssh` targets"
+            ),
+            "only for `ssh = \"...\"`",
+        ));
+    }
     if specs.is_empty() {
         return Err(ctx.error(
             name_span,
@@ -369,12 +403,24 @@ fn target(
         name: name.to_string(),
         target: if uri.starts_with("image:") {
             TargetSpec::Image(Box::new(container))
+        } else if !ssh_keys.is_empty() {
+            ssh.uri = uri;
+            TargetSpec::Ssh(Box::new(ssh))
         } else {
             TargetSpec::Uri(uri)
         },
         specs,
         roles: Vec::new(),
     })
+}
+
+/// A path from the suite: `~/` is the home folder, a relative path is the suite's
+/// folder's.
+fn expand_home(base: &Path, path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => base.join(path),
+    }
 }
 
 #[cfg(test)]
@@ -404,6 +450,29 @@ mod tests {
         );
         assert_eq!(targets[1].target.name(), "image:web:candidate");
         assert_eq!(targets[1].specs.len(), 2);
+    }
+
+    #[test]
+    fn ssh_targets_take_sudo_and_identity() {
+        let targets = parse(
+            "[target.web]\nssh = \"deploy@127.0.0.1:2222\"\nsudo = true\nidentity = \"keys/deploy\"\nspecs = [\"a.toml\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            targets[0].target,
+            TargetSpec::Ssh(Box::new(SshTarget {
+                uri: "ssh://deploy@127.0.0.1:2222".into(),
+                sudo: Some(true),
+                identities: vec![PathBuf::from("/suite/keys/deploy")],
+            }))
+        );
+        let err = parse("[target.a]\nlocal = true\nsudo = true\nspecs = [\"a\"]\n").unwrap_err();
+        assert_eq!(
+            err[0].message,
+            "target `a` is not an SSH host; `sudo` and `identity` apply to `ssh` targets"
+        );
+        let err = parse("[target.a]\nssh = \"h\"\nsudo = \"yes\"\nspecs = [\"a\"]\n").unwrap_err();
+        assert_eq!(err[0].message, "invalid value for `sudo` in target `a`");
     }
 
     #[test]
