@@ -1,0 +1,229 @@
+//! One live SSH connection shared by the threads of a run: every libssh2 call on it is
+//! made under one lock, and each command runs on a channel of its own.
+
+use std::io::{Read, Write};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use ssh2::{Channel, ErrorCode, Session};
+
+use super::BackendError;
+use crate::cmd::Output;
+
+/// libssh2's "would block" in non-blocking mode.
+const EAGAIN: i32 = -37;
+
+/// A logged-in session in non-blocking mode.
+pub(super) struct Conn {
+    session: Session,
+    /// Held around every libssh2 call on the session, and while a channel is freed.
+    /// `ssh2` serializes its own calls, but frees a channel without taking the
+    /// session's lock (rust-lang/ssh2-rs#322): a channel dropped while another thread
+    /// sends mixes two packets on the wire, and the server drops the connection ("Bad
+    /// packet length").
+    io: Mutex<()>,
+    /// Held from opening a channel to its command's start. libssh2 keeps the state of
+    /// a channel being opened in the session, and a thread waiting for the reply to
+    /// its `exec` request that reads the reply meant for another channel gives up
+    /// ("Failed waiting for channel success"): so one at a time.
+    startup: Mutex<()>,
+}
+
+impl Conn {
+    /// Wraps a session that is logged in and non-blocking.
+    pub(super) fn new(session: Session) -> Self {
+        Self {
+            session,
+            io: Mutex::new(()),
+            startup: Mutex::new(()),
+        }
+    }
+
+    /// Runs one libssh2 call under the connection's lock.
+    fn call<T>(&self, op: impl FnOnce() -> T) -> T {
+        let _io = self.io.lock().unwrap_or_else(PoisonError::into_inner);
+        op()
+    }
+
+    /// Calls a non-blocking libssh2 operation until it stops saying "would block".
+    fn retry<T>(
+        &self,
+        deadline: Instant,
+        mut op: impl FnMut() -> Result<T, ssh2::Error>,
+    ) -> Result<T, Failure> {
+        loop {
+            match self.call(&mut op) {
+                Ok(value) => return Ok(value),
+                Err(e) if e.code() == ErrorCode::Session(EAGAIN) => pause(deadline)?,
+                Err(e) => return Err(Failure::Ssh(e)),
+            }
+        }
+    }
+
+    /// Runs the shell command `line` on a new channel, feeding it `input`, and
+    /// collects its output and exit status.
+    pub(super) fn run(
+        &self,
+        line: &str,
+        input: Option<&[u8]>,
+        deadline: Instant,
+    ) -> Result<Output, Failure> {
+        let mut channel = {
+            let _one = self.startup.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut channel = self.retry(deadline, || self.session.channel_session())?;
+            if let Err(e) = self.retry(deadline, || channel.exec(line)) {
+                self.dispose(channel);
+                return Err(e);
+            }
+            channel
+        };
+        let ran = self.finish(&mut channel, input, deadline);
+        self.dispose(channel);
+        ran
+    }
+
+    /// Feeds a started command its input, then reads its output to the end.
+    fn finish(
+        &self,
+        channel: &mut Channel,
+        input: Option<&[u8]>,
+        deadline: Instant,
+    ) -> Result<Output, Failure> {
+        if let Some(input) = input {
+            let mut sent = 0;
+            while sent < input.len() {
+                match self.call(|| channel.write(&input[sent..])) {
+                    Ok(n) => sent += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => pause(deadline)?,
+                    // The program exited without reading all of its input.
+                    Err(_) => break,
+                }
+            }
+        }
+        self.retry(deadline, || channel.send_eof())?;
+        let (stdout, stderr) = self.drain(channel, deadline)?;
+        self.retry(deadline, || channel.wait_close())?;
+        let status = self.call(|| match channel.exit_signal() {
+            Ok(signal) if signal.exit_signal.is_some() => Ok(None),
+            _ => channel.exit_status().map(Some),
+        });
+        Ok(Output {
+            status: status.map_err(Failure::Ssh)?,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Reads a channel's standard output and error to their ends, taking turns, so a
+    /// program that fills one while ispec waits on the other never stalls.
+    fn drain(
+        &self,
+        channel: &mut Channel,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Vec<u8>), Failure> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let mut progressed = false;
+            for stream in [0, 1] {
+                let read = self.call(|| {
+                    channel
+                        .stream(stream)
+                        .read(&mut buf)
+                        .map_err(|e| self.io_failure(e))
+                });
+                match read {
+                    Ok(n) if n > 0 => {
+                        let out = if stream == 0 {
+                            &mut stdout
+                        } else {
+                            &mut stderr
+                        };
+                        out.extend_from_slice(&buf[..n]);
+                        progressed = true;
+                    }
+                    // Nothing yet, or "would block".
+                    Ok(_) | Err(None) => {}
+                    Err(Some(failure)) => return Err(failure),
+                }
+            }
+            if !progressed {
+                if self.call(|| channel.eof()) {
+                    return Ok((stdout, stderr));
+                }
+                pause(deadline)?;
+            }
+        }
+    }
+
+    /// What an I/O error of a channel read means: `None` for "would block", else the
+    /// libssh2 error behind it (`ssh2` keeps only its message in the `io::Error`), so
+    /// a dropped connection is told from other failures. Called under the lock, right
+    /// after the failed call.
+    fn io_failure(&self, e: std::io::Error) -> Option<Failure> {
+        if e.kind() == std::io::ErrorKind::WouldBlock {
+            return None;
+        }
+        Some(ssh2::Error::last_session_error(&self.session).map_or(Failure::Io(e), Failure::Ssh))
+    }
+
+    /// Closes a channel and frees it under the lock (see `io`). The close is waited
+    /// for briefly: once its message is sent the channel may go, and a command that
+    /// timed out may never answer it.
+    fn dispose(&self, mut channel: Channel) {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let _ = self.retry(deadline, || channel.close());
+        self.call(|| drop(channel));
+    }
+}
+
+/// Why one attempt at a command failed.
+pub(super) enum Failure {
+    /// The time limit passed.
+    Timeout,
+    /// libssh2 reported an error: the connection may be gone.
+    Ssh(ssh2::Error),
+    /// Reading the output failed.
+    Io(std::io::Error),
+}
+
+impl Failure {
+    /// True if the connection itself failed (dropped, reset), so a new one may help.
+    pub(super) fn is_connection(&self) -> bool {
+        match self {
+            Self::Ssh(e) => matches!(
+                e.code(),
+                // SOCKET_SEND, SOCKET_DISCONNECT, SOCKET_TIMEOUT, SOCKET_RECV, and
+                // channel or session failures that follow a dead transport.
+                ErrorCode::Session(-7 | -13 | -30 | -43 | -21 | -22 | -34)
+            ),
+            Self::Io(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::NotConnected
+            ),
+            Self::Timeout => false,
+        }
+    }
+
+    /// The backend error for a command on `target` that failed this way.
+    pub(super) fn into_error(self, target: &str, timeout: Duration) -> BackendError {
+        match self {
+            Self::Timeout => BackendError::Timeout(timeout),
+            Self::Ssh(e) => BackendError::Failed(format!("ssh to `{target}`: {e}")),
+            Self::Io(e) => BackendError::Failed(format!("ssh to `{target}`: {e}")),
+        }
+    }
+}
+
+/// Waits a moment before a non-blocking call is tried again, or gives up at `deadline`.
+fn pause(deadline: Instant) -> Result<(), Failure> {
+    if Instant::now() >= deadline {
+        return Err(Failure::Timeout);
+    }
+    std::thread::sleep(Duration::from_micros(500));
+    Ok(())
+}
