@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use ssh2::{CheckResult, HashType, HostKeyType, KnownHostFileKind, Session};
+use ssh2::{CheckResult, ErrorCode, HashType, HostKeyType, KnownHostFileKind, Session};
 use ssh2_config::{ParseRule, SshConfig};
 
 use super::{PASSPHRASE_ENV, PASSWORD_ENV, SshOptions};
@@ -373,6 +373,44 @@ fn record(path: &Path, name: &str, key: &[u8], kind: HostKeyType) -> std::io::Re
     file.write_all(line.as_bytes())
 }
 
+/// libssh2's error for a key file it cannot read or decrypt.
+const LIBSSH2_ERROR_FILE: i32 = -16;
+
+/// Returns true if and only if the private key file at `path` is encrypted: an
+/// OpenSSH key whose cipher is not `none`, or a PEM key with an `ENCRYPTED` header.
+fn is_encrypted(path: &Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|text| key_is_encrypted(&text))
+}
+
+/// [`is_encrypted`] on the text of a key file.
+fn key_is_encrypted(text: &str) -> bool {
+    const OPENSSH: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
+    if let Some(rest) = text.trim_start().strip_prefix(OPENSSH) {
+        let body: String = rest
+            .lines()
+            .take_while(|l| !l.starts_with("-----END"))
+            .flat_map(|l| l.trim().chars())
+            .collect();
+        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(body) else {
+            return false;
+        };
+        // "openssh-key-v1\0", then the cipher's name as a length-prefixed string.
+        let Some(rest) = bytes.strip_prefix(b"openssh-key-v1\0") else {
+            return false;
+        };
+        let Some((len, rest)) = rest.split_first_chunk::<4>() else {
+            return false;
+        };
+        let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
+        return rest.get(..len).is_some_and(|cipher| cipher != b"none");
+    }
+    // PEM: `-----BEGIN ENCRYPTED PRIVATE KEY-----` (PKCS #8) or a `Proc-Type:
+    // 4,ENCRYPTED` header (the traditional format).
+    text.lines().any(|l| {
+        (l.starts_with("-----BEGIN") || l.starts_with("Proc-Type:")) && l.contains("ENCRYPTED")
+    })
+}
+
 /// Logs in: the agent's keys, then identity files, then a password from the
 /// environment. Says what was tried when nothing worked.
 fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
@@ -409,11 +447,21 @@ fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), Str
             tried.push(format!("`{}` (missing)", file.display()));
             continue;
         }
+        // libssh2 says "Unsupported private key format" for a key it cannot decrypt,
+        // so whether the file is encrypted is read from the file itself.
+        let encrypted = is_encrypted(file);
+        if encrypted && passphrase.is_none() {
+            tried.push(format!(
+                "`{}` (encrypted: set {PASSPHRASE_ENV})",
+                file.display()
+            ));
+            continue;
+        }
         match session.userauth_pubkey_file(user, None, file, passphrase.as_deref()) {
             Ok(()) if session.authenticated() => return Ok(()),
-            Err(e) if e.message().contains("decrypt") || e.message().contains("passphrase") => {
+            Err(e) if encrypted && e.code() == ErrorCode::Session(LIBSSH2_ERROR_FILE) => {
                 tried.push(format!(
-                    "`{}` (cannot decrypt it: set {PASSPHRASE_ENV})",
+                    "`{}` (cannot decrypt it with the passphrase in {PASSPHRASE_ENV})",
                     file.display()
                 ));
             }
@@ -482,6 +530,36 @@ mod tests {
         );
         let d = resolve("ssh://root@web:22", Some(&c), 0).unwrap();
         assert_eq!((d.user.as_str(), d.port), ("root", 22));
+    }
+
+    /// An OpenSSH key file whose body starts with the cipher `cipher`.
+    fn openssh_key(cipher: &str) -> String {
+        let mut blob = b"openssh-key-v1\0".to_vec();
+        blob.extend_from_slice(&u32::try_from(cipher.len()).unwrap().to_be_bytes());
+        blob.extend_from_slice(cipher.as_bytes());
+        blob.extend_from_slice(&[0, 0, 0, 4]);
+        blob.extend_from_slice(b"none");
+        let body = base64::engine::general_purpose::STANDARD.encode(blob);
+        let (a, b) = body.split_at(20);
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{a}\n{b}\n-----END OPENSSH PRIVATE KEY-----\n"
+        )
+    }
+
+    #[test]
+    fn encrypted_keys_are_told_from_the_file() {
+        assert!(key_is_encrypted(&openssh_key("aes256-ctr")));
+        assert!(!key_is_encrypted(&openssh_key("none")));
+        assert!(key_is_encrypted(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAAAA\n"
+        ));
+        assert!(key_is_encrypted(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+        ));
+        assert!(!key_is_encrypted(
+            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
+        ));
+        assert!(!key_is_encrypted("ssh-ed25519 AAAA user@host\n"));
     }
 
     #[test]
