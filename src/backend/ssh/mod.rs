@@ -170,14 +170,30 @@ impl Ssh {
     /// What a finished command's output says about ispec's own use of the host.
     fn judge(&self, cmd: &Cmd, out: Output) -> Result<Output, BackendError> {
         let err = out.stderr_text();
-        if self.options.sudo
-            && out.status == Some(1)
-            && (err.contains("a password is required") || err.contains("incorrect password"))
-        {
-            return Err(BackendError::Denied(format!(
-                "sudo on `{}` wants a password: set {SUDO_PASSWORD_ENV}, or allow the user to run sudo without one (NOPASSWD)",
-                self.target
-            )));
+        if self.options.sudo && out.status == Some(1) {
+            let target = &self.target;
+            let refused = if err.contains("incorrect password") {
+                Some(format!(
+                    "sudo on `{target}` refused the password in {SUDO_PASSWORD_ENV}"
+                ))
+            } else if err.contains("a password is required") {
+                Some(format!(
+                    "sudo on `{target}` wants a password: set {SUDO_PASSWORD_ENV}, or allow the user to run sudo without one (NOPASSWD)"
+                ))
+            } else if err.contains("is not in the sudoers file")
+                || err.contains("is not allowed to execute")
+            {
+                Some(format!(
+                    "`{}` may not use sudo on `{target}`: {}",
+                    self.dest.user,
+                    err.trim()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = refused {
+                return Err(BackendError::Denied(why));
+            }
         }
         // The shell (or `env`) could not find the program itself; a program that
         // exits 127 for reasons of its own says something else.
