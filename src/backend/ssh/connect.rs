@@ -17,10 +17,13 @@ use crate::backend::BackendError;
 /// Where to connect, with what the SSH config added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dest {
-    /// The host as written (what known hosts and messages use).
+    /// The host as written (what messages use).
     pub host: String,
     /// The name or address to connect to (`HostName`, else `host`).
     pub address: String,
+    /// The name known hosts files record the host's key under: `HostKeyAlias`, else
+    /// `address`, as OpenSSH does (so `ssh web` and `ispec -t ssh://web` share entries).
+    pub key_name: String,
     /// The port.
     pub port: u16,
     /// The login user.
@@ -129,16 +132,18 @@ fn resolve(target: &str, config: Option<&SshConfig>, depth: usize) -> Result<Des
         .as_ref()
         .and_then(|p| p.identity_file.clone())
         .unwrap_or_default();
-    let jump = params
-        .as_ref()
-        .and_then(|p| {
+    // `ssh2_config` keeps the fields it does not model as text.
+    let field = |name: &str| {
+        params.as_ref().and_then(|p| {
             p.unsupported_fields
                 .iter()
                 .chain(&p.ignored_fields)
-                .find(|(k, _)| k.eq_ignore_ascii_case("proxyjump"))
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .and_then(|(_, v)| v.first().cloned())
         })
-        .filter(|j| !j.eq_ignore_ascii_case("none"));
+    };
+    let key_name = field("hostkeyalias").unwrap_or_else(|| address.clone());
+    let jump = field("proxyjump").filter(|j| !j.eq_ignore_ascii_case("none"));
     // A chain `a,b` reaches `a` first, then `b` through `a`, then the target through
     // `b`: the hop next to the target is the last one written.
     let mut hop_before: Option<Box<Dest>> = None;
@@ -158,6 +163,7 @@ fn resolve(target: &str, config: Option<&SshConfig>, depth: usize) -> Result<Des
     Ok(Dest {
         host,
         address,
+        key_name,
         port,
         user,
         identities,
@@ -286,12 +292,12 @@ fn write_all_blocking(stream: &mut UnixStream, mut data: &[u8]) -> std::io::Resu
     Ok(())
 }
 
-/// How known-hosts files name a host: `host`, or `[host]:port` off port 22.
+/// How known-hosts files name a host: its key name, or `[name]:port` off port 22.
 fn known_name(dest: &Dest) -> String {
     if dest.port == 22 {
-        dest.host.clone()
+        dest.key_name.clone()
     } else {
-        format!("[{}]:{}", dest.host, dest.port)
+        format!("[{}]:{}", dest.key_name, dest.port)
     }
 }
 
@@ -320,7 +326,7 @@ fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Resul
             .read_file(&path, KnownHostFileKind::OpenSSH)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     }
-    match known.check_port(&dest.host, dest.port, key) {
+    match known.check_port(&dest.key_name, dest.port, key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(format!(
             "HOST KEY MISMATCH: the host's key ({fingerprint}) is not the one `{}` records for `{}`; \
@@ -523,6 +529,11 @@ mod tests {
             ("127.0.0.1", 2222, "app")
         );
         assert_eq!(d.identities, vec![PathBuf::from("/keys/web")]);
+        assert_eq!(
+            known_name(&d),
+            "[127.0.0.1]:2222",
+            "keys are known by HostName"
+        );
         let jump = d.jump.unwrap();
         assert_eq!(
             (jump.address.as_str(), jump.port, jump.user.as_str()),
@@ -560,6 +571,18 @@ mod tests {
             "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
         ));
         assert!(!key_is_encrypted("ssh-ed25519 AAAA user@host\n"));
+    }
+
+    #[test]
+    fn host_key_alias_names_the_key() {
+        let c = config("Host web\n  HostName 10.0.0.1\n  HostKeyAlias web-prod\n");
+        let d = resolve("web", Some(&c), 0).unwrap();
+        assert_eq!(
+            (d.address.as_str(), known_name(&d).as_str()),
+            ("10.0.0.1", "web-prod")
+        );
+        let d = resolve("other:2200", Some(&c), 0).unwrap();
+        assert_eq!(known_name(&d), "[other]:2200");
     }
 
     #[test]
