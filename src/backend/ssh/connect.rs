@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use ssh2::{CheckResult, ErrorCode, HashType, HostKeyType, KnownHostFileKind, Session};
+use ssh2::{CheckResult, ErrorCode, HashType, HostKeyType, KnownHostFileKind, MethodType, Session};
 use ssh2_config::{ParseRule, SshConfig};
 
 use super::{PASSPHRASE_ENV, PASSWORD_ENV, SshOptions};
@@ -189,10 +189,12 @@ pub(super) fn open(dest: &Dest, options: &SshOptions) -> Result<Session, Backend
     } else {
         session.set_tcp_stream(dial(dest, options.connect_timeout).map_err(&unreachable)?);
     }
+    let known_hosts = known_hosts_path(options).map_err(&unreachable)?;
+    prefer_known_key_types(&session, dest, &known_hosts);
     session
         .handshake()
         .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
-    check_host_key(&session, dest, options).map_err(&unreachable)?;
+    check_host_key(&session, dest, &known_hosts, options).map_err(&unreachable)?;
     login(&session, dest, options).map_err(&unreachable)?;
     session.set_timeout(0);
     session.set_blocking(false);
@@ -301,7 +303,84 @@ fn known_name(dest: &Dest) -> String {
     }
 }
 
-fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
+/// The known hosts file: `--known-hosts`, else `~/.ssh/known_hosts`.
+fn known_hosts_path(options: &SshOptions) -> Result<PathBuf, String> {
+    match &options.known_hosts {
+        Some(path) => Ok(path.clone()),
+        None => home()
+            .map(|h| h.join(".ssh/known_hosts"))
+            .ok_or_else(|| "no known hosts file: HOME is not set; pass --known-hosts FILE".into()),
+    }
+}
+
+/// Offers first the host key algorithms of the keys `path` records for `dest`, so
+/// the host shows a key that can be checked, as OpenSSH does. Otherwise a host known
+/// by its ECDSA or RSA key shows its Ed25519 key, and that reads as a mismatch.
+fn prefer_known_key_types(session: &Session, dest: &Dest, path: &Path) {
+    let Ok(mut known) = session.known_hosts() else {
+        return;
+    };
+    if !path.exists() || known.read_file(path, KnownHostFileKind::OpenSSH).is_err() {
+        return;
+    }
+    let Ok(entries) = known.iter() else {
+        return;
+    };
+    let mut preferred: Vec<&str> = Vec::new();
+    for entry in &entries {
+        let Ok(blob) = base64::engine::general_purpose::STANDARD.decode(entry.key()) else {
+            continue;
+        };
+        // Hashed names are matched by libssh2: an entry is this host's if checking
+        // the host against the entry's own key matches.
+        if !matches!(
+            known.check_port(&dest.key_name, dest.port, &blob),
+            CheckResult::Match
+        ) {
+            continue;
+        }
+        for algorithm in key_algorithms(&blob) {
+            if !preferred.contains(&algorithm) {
+                preferred.push(algorithm);
+            }
+        }
+    }
+    let Ok(supported) = session.supported_algs(MethodType::HostKey) else {
+        return;
+    };
+    preferred.retain(|a| supported.contains(a));
+    if preferred.is_empty() {
+        return;
+    }
+    let rest = supported.iter().filter(|a| !preferred.contains(a));
+    let list: Vec<&str> = preferred.iter().copied().chain(rest.copied()).collect();
+    let _ = session.method_pref(MethodType::HostKey, &list.join(","));
+}
+
+/// The host key algorithms that show a key of the type that starts `blob` (its
+/// wire form: the type's name as a length-prefixed string).
+fn key_algorithms(blob: &[u8]) -> Vec<&'static str> {
+    let name = blob.split_first_chunk::<4>().and_then(|(len, rest)| {
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        rest.get(..len)
+    });
+    match name {
+        Some(b"ssh-rsa") => vec!["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+        Some(b"ssh-ed25519") => vec!["ssh-ed25519"],
+        Some(b"ecdsa-sha2-nistp256") => vec!["ecdsa-sha2-nistp256"],
+        Some(b"ecdsa-sha2-nistp384") => vec!["ecdsa-sha2-nistp384"],
+        Some(b"ecdsa-sha2-nistp521") => vec!["ecdsa-sha2-nistp521"],
+        Some(b"ssh-dss") => vec!["ssh-dss"],
+        _ => Vec::new(),
+    }
+}
+
+fn check_host_key(
+    session: &Session,
+    dest: &Dest,
+    path: &Path,
+    options: &SshOptions,
+) -> Result<(), String> {
     let (key, kind) = session
         .host_key()
         .ok_or_else(|| "the host sent no host key".to_string())?;
@@ -314,16 +393,10 @@ fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Resul
             )
         },
     );
-    let path = match &options.known_hosts {
-        Some(path) => path.clone(),
-        None => home()
-            .map(|h| h.join(".ssh/known_hosts"))
-            .ok_or("no known hosts file: HOME is not set; pass --known-hosts FILE")?,
-    };
     let mut known = session.known_hosts().map_err(|e| e.to_string())?;
     if path.exists() {
         known
-            .read_file(&path, KnownHostFileKind::OpenSSH)
+            .read_file(path, KnownHostFileKind::OpenSSH)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     }
     match known.check_port(&dest.key_name, dest.port, key) {
@@ -338,7 +411,7 @@ fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Resul
             known_name(dest)
         )),
         CheckResult::NotFound | CheckResult::Failure if options.accept_new_host_keys => {
-            record(&path, &known_name(dest), key, kind)
+            record(path, &known_name(dest), key, kind)
                 .map_err(|e| format!("cannot record its host key in `{}`: {e}", path.display()))
         }
         CheckResult::NotFound | CheckResult::Failure => Err(format!(
@@ -571,6 +644,26 @@ mod tests {
             "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
         ));
         assert!(!key_is_encrypted("ssh-ed25519 AAAA user@host\n"));
+    }
+
+    #[test]
+    fn key_types_give_the_algorithms_that_show_them() {
+        let blob = |name: &str| {
+            let mut b = u32::try_from(name.len()).unwrap().to_be_bytes().to_vec();
+            b.extend_from_slice(name.as_bytes());
+            b.extend_from_slice(&[0, 0, 0, 1, 7]);
+            b
+        };
+        assert_eq!(
+            key_algorithms(&blob("ssh-rsa")),
+            ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"]
+        );
+        assert_eq!(
+            key_algorithms(&blob("ecdsa-sha2-nistp256")),
+            ["ecdsa-sha2-nistp256"]
+        );
+        assert!(key_algorithms(&blob("ssh-ed25519-cert-v01@openssh.com")).is_empty());
+        assert!(key_algorithms(&[0, 0, 0, 200, b's']).is_empty());
     }
 
     #[test]
