@@ -191,9 +191,15 @@ pub(super) fn open(dest: &Dest, options: &SshOptions) -> Result<Session, Backend
     }
     let known_hosts = known_hosts_path(options).map_err(&unreachable)?;
     prefer_known_key_types(&session, dest, &known_hosts);
-    session
-        .handshake()
-        .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
+    session.handshake().map_err(|e| {
+        let limit = humantime::format_duration(options.connect_timeout);
+        unreachable(match e.code() {
+            ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) => {
+                format!("no SSH server answered within {limit} (--connect-timeout): {e}")
+            }
+            _ => format!("SSH handshake failed: {e}"),
+        })
+    })?;
     check_host_key(&session, dest, &known_hosts, options).map_err(&unreachable)?;
     login(&session, dest, options).map_err(&unreachable)?;
     session.set_timeout(0);
@@ -452,6 +458,9 @@ fn record(path: &Path, name: &str, key: &[u8], kind: HostKeyType) -> std::io::Re
     file.write_all(line.as_bytes())
 }
 
+/// libssh2's error when a blocking call took longer than the session's timeout.
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+
 /// libssh2's error for a key file it cannot read or decrypt.
 const LIBSSH2_ERROR_FILE: i32 = -16;
 
@@ -504,7 +513,11 @@ fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), Str
                         return Ok(());
                     }
                 }
-                tried.push(format!("the agent's {} keys", keys.len()));
+                tried.push(match keys.len() {
+                    0 => "the agent (it has no keys)".to_string(),
+                    1 => "the agent's key".to_string(),
+                    n => format!("the agent's {n} keys"),
+                });
             }
         }
     }
