@@ -125,6 +125,10 @@ impl Ssh {
                 Ok(())
             }
             Err(e) => {
+                let e = match e {
+                    BackendError::Unreachable { cause, .. } => cause,
+                    other => other.to_string(),
+                };
                 let cause = format!("the connection dropped and could not be made again: {e}");
                 state.dead = Some(cause.clone());
                 Err(self.unreachable(cause))
