@@ -144,6 +144,45 @@ fn checks_share_one_connection_and_run_at_once() {
 }
 
 #[test]
+fn checks_past_the_server_session_limit_wait_for_a_channel() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let keys = Keys::new();
+    let sshd = Sshd::start(&keys);
+    sshd.exec("echo 'MaxSessions 2' > /etc/ssh/sshd_config.d/ispec-test.conf");
+    sshd.reload();
+    let spec = (1..=6)
+        .map(|i| format!("[command.\"sleep 0.5; echo {i}\"]\nstdout = \"{i}\"\n"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let specs = Specs::new(&[("spec.toml", &spec)]);
+    let (spec, key, known_hosts, target) = (
+        specs.path("spec.toml"),
+        keys.key(),
+        keys.known_hosts(),
+        sshd.target(),
+    );
+    let mut args = vec![
+        arg(&spec),
+        "-t",
+        &target,
+        "--jobs",
+        "6",
+        "--accept-new-host-key",
+    ];
+    args.extend(login(&key, &known_hosts));
+    let started = Instant::now();
+    let (code, doc, err) = run_json(&keys, &args, &[]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{doc:#} {err}");
+    assert!(
+        took >= Duration::from_millis(1400),
+        "six 0.5 s checks two at a time take 1.5 s, not {took:?}: was the limit set?"
+    );
+}
+
+#[test]
 fn a_key_the_host_does_not_accept_is_exit_3() {
     if !have_image(DEBIAN) {
         return;

@@ -131,6 +131,29 @@ impl Sshd {
         exec(&self.container, script, None)
     }
 
+    /// Makes sshd read its configuration again (SIGHUP) and waits until it answers
+    /// with its banner on the published port.
+    pub(crate) fn reload(&self) {
+        self.exec("kill -HUP \"$(cat /run/sshd.pid)\"");
+        for _ in 0..100 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+                continue;
+            };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+            let mut banner = [0u8; 8];
+            if std::io::Read::read_exact(&mut stream, &mut banner).is_ok()
+                && banner.starts_with(b"SSH-2.0")
+            {
+                return;
+            }
+        }
+        panic!(
+            "sshd in {} did not come back after SIGHUP",
+            self.container.id
+        );
+    }
+
     /// The public host key of type `kind` (`ed25519`, `ecdsa`, `rsa`) as `TYPE BASE64`.
     pub(crate) fn host_key(&self, kind: &str) -> String {
         let line = self.exec(&format!("cat /etc/ssh/ssh_host_{kind}_key.pub"));

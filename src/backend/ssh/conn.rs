@@ -2,6 +2,7 @@
 //! made under one lock, and each command runs on a channel of its own.
 
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,8 @@ use crate::cmd::Output;
 
 /// libssh2's "would block" in non-blocking mode.
 const EAGAIN: i32 = -37;
+/// libssh2's error when the server refuses to open a channel.
+const CHANNEL_FAILURE: i32 = -21;
 
 /// A logged-in session in non-blocking mode.
 pub(super) struct Conn {
@@ -27,6 +30,10 @@ pub(super) struct Conn {
     /// its `exec` request that reads the reply meant for another channel gives up
     /// ("Failed waiting for channel success"): so one at a time.
     startup: Mutex<()>,
+    /// How many channels are open. A server refuses channels past its limit
+    /// (OpenSSH's `MaxSessions`, 10 unless set lower): while some are open, a
+    /// refused one is waited for rather than an error.
+    open: AtomicUsize,
 }
 
 impl Conn {
@@ -36,6 +43,7 @@ impl Conn {
             session,
             io: Mutex::new(()),
             startup: Mutex::new(()),
+            open: AtomicUsize::new(0),
         }
     }
 
@@ -70,7 +78,7 @@ impl Conn {
     ) -> Result<Output, Failure> {
         let mut channel = {
             let _one = self.startup.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut channel = self.retry(deadline, || self.session.channel_session())?;
+            let mut channel = self.open_channel(deadline)?;
             if let Err(e) = self.retry(deadline, || channel.exec(line)) {
                 self.dispose(channel);
                 return Err(e);
@@ -80,6 +88,35 @@ impl Conn {
         let ran = self.finish(&mut channel, input, deadline);
         self.dispose(channel);
         ran
+    }
+
+    /// Opens a session channel; when the server refuses it while this connection has
+    /// others open, waits for one of them to close and asks again (for a moment after
+    /// the last close, as the server frees a session only once it has seen the close).
+    fn open_channel(&self, deadline: Instant) -> Result<Channel, Failure> {
+        let mut grace: Option<Instant> = None;
+        loop {
+            let open = self.open.load(Ordering::SeqCst);
+            match self.retry(deadline, || self.session.channel_session()) {
+                Ok(channel) => {
+                    self.open.fetch_add(1, Ordering::SeqCst);
+                    return Ok(channel);
+                }
+                Err(Failure::Ssh(e))
+                    if e.code() == ErrorCode::Session(CHANNEL_FAILURE)
+                        && (open > 0 || grace.is_some_and(|g| Instant::now() < g)) =>
+                {
+                    while open > 0 && self.open.load(Ordering::SeqCst) >= open {
+                        pause(deadline)?;
+                    }
+                    if open == 0 {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    grace = Some(Instant::now() + Duration::from_secs(2));
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
     }
 
     /// Feeds a started command its input, then reads its output to the end.
@@ -174,6 +211,7 @@ impl Conn {
         let deadline = Instant::now() + Duration::from_millis(200);
         let _ = self.retry(deadline, || channel.close());
         self.call(|| drop(channel));
+        self.open.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
