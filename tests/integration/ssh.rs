@@ -493,7 +493,11 @@ fn sudo_runs_checks_as_root_and_takes_the_password_sudoers_asks_for() {
     }
     let keys = Keys::new();
     let sshd = Sshd::start(&keys);
-    let specs = whoami("root");
+    // `cat` shows whatever reaches a command's input: never the sudo password.
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"id -un\"]\nstdout = \"root\"\n\n[command.cat]\nstdout = \"\"\n",
+    )]);
     let (spec, key, known_hosts, target) = (
         specs.path("spec.toml"),
         keys.key(),
@@ -504,8 +508,21 @@ fn sudo_runs_checks_as_root_and_takes_the_password_sudoers_asks_for() {
     args.extend(login(&key, &known_hosts));
     let (code, doc, err) = run_json(&keys, &args, &[]);
     assert_eq!(code, 0, "NOPASSWD: {doc:#} {err}");
-
     let password = "Sudo-3b9d-only-in-env";
+    let out = run(
+        &keys,
+        &[&args[..], &["--format", "json"]].concat(),
+        &[("ISPEC_SUDO_PASSWORD", password)],
+    );
+    let (code, doc, err) = json_report(&out);
+    assert_eq!(
+        code, 0,
+        "NOPASSWD, a password given all the same: {doc:#} {err}"
+    );
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(text).contains(password));
+    }
+
     sshd.exec(&format!(
         "echo 'app:{password}' | chpasswd && echo 'app ALL=(ALL) ALL' > /etc/sudoers.d/app"
     ));

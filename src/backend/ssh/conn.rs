@@ -16,6 +16,12 @@ const EAGAIN: i32 = -37;
 /// libssh2's error when the server refuses to open a channel.
 const CHANNEL_FAILURE: i32 = -21;
 
+/// The prompt `sudo -S` is given, so ispec sees when it wants the password.
+pub(super) const SUDO_PROMPT: &str = "[ispec-sudo-password]";
+/// What the command run through `sudo -S` first writes to standard error: sudo let
+/// it start.
+pub(super) const SUDO_STARTED: &str = "[ispec-sudo-started]";
+
 /// A logged-in session in non-blocking mode.
 pub(super) struct Conn {
     session: Session,
@@ -69,11 +75,13 @@ impl Conn {
     }
 
     /// Runs the shell command `line` on a new channel, feeding it `input`, and
-    /// collects its output and exit status.
+    /// collects its output and exit status. With `sudo_password`, `line` runs a
+    /// command through `sudo -S` as `Ssh::command_line` writes it.
     pub(super) fn run(
         &self,
         line: &str,
         input: Option<&[u8]>,
+        sudo_password: Option<&str>,
         deadline: Instant,
     ) -> Result<Output, Failure> {
         let mut channel = {
@@ -85,7 +93,7 @@ impl Conn {
             }
             channel
         };
-        let ran = self.finish(&mut channel, input, deadline);
+        let ran = self.finish(&mut channel, input, sudo_password, deadline);
         self.dispose(channel);
         ran
     }
@@ -124,21 +132,20 @@ impl Conn {
         &self,
         channel: &mut Channel,
         input: Option<&[u8]>,
+        sudo_password: Option<&str>,
         deadline: Instant,
     ) -> Result<Output, Failure> {
+        let (early_out, early_err) = match sudo_password {
+            Some(password) => self.answer_sudo(channel, password, deadline)?,
+            None => (Vec::new(), Vec::new()),
+        };
         if let Some(input) = input {
-            let mut sent = 0;
-            while sent < input.len() {
-                match self.call(|| channel.write(&input[sent..])) {
-                    Ok(n) => sent += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => pause(deadline)?,
-                    // The program exited without reading all of its input.
-                    Err(_) => break,
-                }
-            }
+            self.write_all(channel, input, deadline)?;
         }
         self.retry(deadline, || channel.send_eof())?;
-        let (stdout, stderr) = self.drain(channel, deadline)?;
+        let (mut stdout, mut stderr) = self.drain(channel, deadline)?;
+        stdout.splice(0..0, early_out);
+        stderr.splice(0..0, early_err);
         self.retry(deadline, || channel.wait_close())?;
         let status = self.call(|| match channel.exit_signal() {
             Ok(signal) if signal.exit_signal.is_some() => Ok(None),
@@ -149,6 +156,86 @@ impl Conn {
             stdout,
             stderr,
         })
+    }
+
+    /// Writes `data` to the channel's standard input; stops early, without an error,
+    /// if the program exits without reading it all.
+    fn write_all(
+        &self,
+        channel: &mut Channel,
+        data: &[u8],
+        deadline: Instant,
+    ) -> Result<(), Failure> {
+        let mut sent = 0;
+        while sent < data.len() {
+            match self.call(|| channel.write(&data[sent..])) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => pause(deadline)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Until the command behind `sudo -S` starts: gives sudo the password when (and
+    /// only if) it prompts for it. Returns what came on standard output and error
+    /// before the command started (a chatty login shell, sudo's complaints), without
+    /// sudo's prompts and the start marker. A second prompt (a wrong password) gets
+    /// no answer: the end of input makes sudo give up.
+    fn answer_sudo(
+        &self,
+        channel: &mut Channel,
+        password: &str,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Vec<u8>), Failure> {
+        let (mut out, mut kept, mut pending) = (Vec::new(), Vec::new(), Vec::new());
+        let mut answered = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(at) = find(&pending, SUDO_STARTED.as_bytes()) {
+                kept.extend_from_slice(&pending[..at]);
+                // The marker's line, newline included.
+                let end = (at + SUDO_STARTED.len() + 1).min(pending.len());
+                kept.extend_from_slice(&pending[end..]);
+                return Ok((out, kept));
+            }
+            if let Some(at) = find(&pending, SUDO_PROMPT.as_bytes()) {
+                kept.extend_from_slice(&pending[..at]);
+                pending.drain(..at + SUDO_PROMPT.len());
+                if answered {
+                    kept.append(&mut pending);
+                    return Ok((out, kept));
+                }
+                self.write_all(channel, format!("{password}\n").as_bytes(), deadline)?;
+                answered = true;
+                continue;
+            }
+            let mut progressed = false;
+            for (stream, into) in [(0, &mut out), (1, &mut pending)] {
+                let read = self.call(|| {
+                    channel
+                        .stream(stream)
+                        .read(&mut buf)
+                        .map_err(|e| self.io_failure(e))
+                });
+                match read {
+                    Ok(n) if n > 0 => {
+                        into.extend_from_slice(&buf[..n]);
+                        progressed = true;
+                    }
+                    Ok(_) | Err(None) => {}
+                    Err(Some(failure)) => return Err(failure),
+                }
+            }
+            if !progressed {
+                // sudo ended without starting the command.
+                if self.call(|| channel.eof()) {
+                    kept.append(&mut pending);
+                    return Ok((out, kept));
+                }
+                pause(deadline)?;
+            }
+        }
     }
 
     /// Reads a channel's standard output and error to their ends, taking turns, so a
@@ -213,6 +300,11 @@ impl Conn {
         self.call(|| drop(channel));
         self.open.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Why one attempt at a command failed.

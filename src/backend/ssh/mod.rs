@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::{Backend, BackendError};
 use crate::cmd::{Cmd, Output};
-use conn::Conn;
+use conn::{Conn, SUDO_PROMPT, SUDO_STARTED};
 
 pub use connect::{Dest, parse_target};
 
@@ -145,29 +145,32 @@ impl Ssh {
 
     /// The command line the remote shell runs: in the C locale (parsers read the
     /// tools' English messages) with the `sbin` folders on `PATH` (where `ip`,
-    /// `sysctl` and `service` live), through `sudo` when asked.
-    fn command_line(&self, cmd: &Cmd) -> (String, Option<Vec<u8>>) {
+    /// `sysctl` and `service` live), through `sudo` when asked; and the password
+    /// `sudo` gets if it asks for one.
+    fn command_line(&self, cmd: &Cmd) -> (String, Option<String>) {
         let line = cmd.to_shell_line();
         if !self.options.sudo {
             return (
                 format!(
                     "export LC_ALL=C PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"; exec {line}"
                 ),
-                cmd.input().map(<[u8]>::to_vec),
+                None,
             );
         }
         // sudo's `secure_path` has the sbin folders; `env` sets the locale past
         // sudo's reset of the environment.
         match std::env::var(SUDO_PASSWORD_ENV) {
-            Ok(password) => {
-                let mut input = format!("{password}\n").into_bytes();
-                input.extend_from_slice(cmd.input().unwrap_or_default());
-                (format!("sudo -S -p '' -- env LC_ALL=C {line}"), Some(input))
-            }
-            Err(_) => (
-                format!("sudo -n -- env LC_ALL=C {line}"),
-                cmd.input().map(<[u8]>::to_vec),
+            // `sudo -S` reads a password only when it wants one: sent blindly, the
+            // password would be the command's input wherever sudo does not ask
+            // (NOPASSWD). So it is sent only after sudo's prompt, and the command's
+            // input only once a marker says the command started (see `Conn::run`).
+            Ok(password) => (
+                format!(
+                    "sudo -S -p '{SUDO_PROMPT}' -- /bin/sh -c 'echo {SUDO_STARTED} >&2; exec \"$@\"' ispec env LC_ALL=C {line}"
+                ),
+                Some(password),
             ),
+            Err(_) => (format!("sudo -n -- env LC_ALL=C {line}"), None),
         }
     }
 
@@ -219,16 +222,17 @@ impl Backend for Ssh {
 
     fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {
         let deadline = Instant::now() + timeout;
-        let (line, input) = self.command_line(cmd);
+        let (line, password) = self.command_line(cmd);
+        let sudo = password.as_deref();
         let (conn, generation) = self.conn()?;
-        let out = match conn.run(&line, input.as_deref(), deadline) {
+        let out = match conn.run(&line, cmd.input(), sudo, deadline) {
             Ok(out) => out,
             Err(failure) if failure.is_connection() => {
                 // A dropped connection is made again once; then the command is tried
                 // again on it.
                 self.reconnect(generation)?;
                 let (conn, _) = self.conn()?;
-                conn.run(&line, input.as_deref(), deadline)
+                conn.run(&line, cmd.input(), sudo, deadline)
                     .map_err(|f| f.into_error(&self.target, timeout))?
             }
             Err(failure) => return Err(failure.into_error(&self.target, timeout)),
