@@ -699,12 +699,15 @@ fn a_host_lost_mid_run_errors_its_remaining_checks_and_the_other_host_passes() {
     let keys = Keys::new();
     let (lost, kept) = (Sshd::start(&keys), Sshd::start(&keys));
     lost.exec("touch /etc/ispec-lost");
-    // The first check stops every sshd of the host that has the marker (its own
-    // connection's too): the check after it finds the connection gone and cannot
-    // make it again. `--jobs 1` keeps the order.
+    // On the host with the marker, the first check freezes the listening sshd (new
+    // connections then wait for a banner that never comes) and ends every other
+    // sshd, its own connection's too. The check after it finds the connection gone,
+    // and making it again runs into --connect-timeout: no race with a listener that
+    // is still on its way out. `--jobs 1` keeps the order.
     let specs = Specs::new(&[(
         "spec.toml",
-        "[command.\"test ! -e /etc/ispec-lost || pkill -x sshd\"]\nexit-status = 0\n\n\
+        "[command.\"test ! -e /etc/ispec-lost || { kill -STOP $(cat /run/sshd.pid) && pkill -x sshd; }\"]\n\
+         exit-status = 0\n\n\
          [file.\"/etc/ispec-fixture\"]\nexists = true\n\n\
          [command.\"id -un\"]\nstdout = \"root\"\n",
     )]);
@@ -720,6 +723,8 @@ fn a_host_lost_mid_run_errors_its_remaining_checks_and_the_other_host_passes() {
         "1",
         "--sudo",
         "--accept-new-host-key",
+        "--connect-timeout",
+        "2s",
     ];
     args.extend(login(&key, &known_hosts));
     let (code, doc, err) = run_json(&keys, &args, &[]);
@@ -728,14 +733,14 @@ fn a_host_lost_mid_run_errors_its_remaining_checks_and_the_other_host_passes() {
     assert_eq!(lost_results.len(), 3, "{doc:#}");
     for r in &lost_results {
         assert_eq!(r["outcome"], "error", "{r:#}");
-        let message = r["message"].as_str().unwrap_or_default();
-        // What the new connection met depends on the engine's port forwarding: a
-        // refused connection, or one closed before the SSH banner.
-        assert!(
-            message.starts_with(&format!(
-                "cannot reach `{lost_target}`: the connection dropped and could not be made again: "
-            )) && !message.contains("cannot reach `app@"),
-            "{message}"
+        assert_eq!(
+            r["message"],
+            format!(
+                "cannot reach `{lost_target}`: the connection dropped and could not be made \
+                 again: no SSH server answered within 2s (--connect-timeout): [Session(-9)] \
+                 Timed out waiting on socket"
+            ),
+            "{r:#}"
         );
     }
     let kept_results = results_of(&doc, &kept_target);
