@@ -562,6 +562,12 @@ fn sudo_runs_checks_as_root_and_takes_the_password_sudoers_asks_for() {
     for text in [&out.stdout, &out.stderr] {
         assert!(!String::from_utf8_lossy(text).contains(password));
     }
+
+    // A host without sudo says so.
+    sshd.exec("mv /usr/bin/sudo /usr/bin/sudo.away");
+    let (code, doc, _) = run_json(&keys, &args, &[]);
+    assert_eq!(code, 1, "{doc:#}");
+    assert_eq!(message(&doc), "`sudo` is not installed on the target");
 }
 
 #[test]

@@ -202,6 +202,14 @@ impl Ssh {
                 return Err(BackendError::Denied(why));
             }
         }
+        // The login shell did not find sudo (bash: "sudo: command not found", dash:
+        // "sudo: not found").
+        if self.options.sudo
+            && out.status == Some(127)
+            && (err.contains("sudo: command not found") || err.contains("sudo: not found"))
+        {
+            return Err(BackendError::ToolMissing("sudo".to_string()));
+        }
         // The shell (or `env`) could not find the program itself; a program that
         // exits 127 for reasons of its own says something else.
         let program = cmd.program();
