@@ -851,3 +851,25 @@ fn a_server_that_never_answers_is_exit_3_after_connect_timeout() {
     );
     drop(listener);
 }
+
+#[test]
+fn a_malformed_target_is_a_command_line_error() {
+    let keys = Keys::new();
+    let specs = whoami("app");
+    let spec = specs.path("spec.toml");
+    for (target, cause) in [
+        ("ssh://web:99999", "`99999` is not a port from 1 to 65535"),
+        ("ssh://@web", "`@web` has an empty user"),
+        ("ssh://a b", "`a b` names no valid host"),
+    ] {
+        let out = run(&keys, &[arg(&spec), "-t", target], &[]);
+        assert_eq!(out.status.code(), Some(2), "{target}: {out:?}");
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "error: invalid target `{target}`: {cause}; write `ssh://[USER@]HOST[:PORT]`, \
+                 e.g. `ssh://deploy@web-1:2222`\n"
+            )
+        );
+    }
+}

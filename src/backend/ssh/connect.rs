@@ -51,6 +51,12 @@ pub fn parse_target(target: &str, options: &SshOptions) -> Result<Dest, BackendE
     })
 }
 
+/// Checks the form of `ssh://[USER@]HOST[:PORT]` without reading any file: a
+/// malformed target is a command-line mistake, told before anything is reached.
+pub fn check_target(target: &str) -> Result<(), String> {
+    split(target.strip_prefix("ssh://").unwrap_or(target)).map(|_| ())
+}
+
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }

@@ -16,7 +16,7 @@ use super::{Backend, BackendError};
 use crate::cmd::{Cmd, Output};
 use conn::{Conn, SUDO_PROMPT, SUDO_STARTED};
 
-pub use connect::{Dest, parse_target};
+pub use connect::{Dest, check_target, parse_target};
 
 /// Environment variable holding the password for password logins.
 pub const PASSWORD_ENV: &str = "ISPEC_SSH_PASSWORD";
