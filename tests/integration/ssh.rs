@@ -873,3 +873,31 @@ fn a_malformed_target_is_a_command_line_error() {
         );
     }
 }
+
+#[test]
+fn an_ssh_config_that_cannot_be_read_is_exit_3() {
+    let keys = Keys::new();
+    let specs = whoami("app");
+    let spec = specs.path("spec.toml");
+    let missing = keys.path("no-such-config");
+    let broken = keys.path("config");
+    std::fs::write(&broken, "Host web\n  Port eighty\n").unwrap();
+    for (config, cause) in [
+        (&missing, "No such file or directory (os error 2)"),
+        (&broken, "expected port number"),
+    ] {
+        let out = run(
+            &keys,
+            &[arg(&spec), "-t", "ssh://web", "--ssh-config", arg(config)],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "error: cannot read the SSH config `{}`: {cause}\n",
+                config.display()
+            )
+        );
+    }
+}

@@ -69,9 +69,11 @@ fn load_config(options: &SshOptions) -> Result<Option<SshConfig>, BackendError> 
             _ => return Ok(None),
         },
     };
-    let bad = |cause: String| BackendError::Unreachable {
-        target: format!("SSH config `{}`", path.display()),
-        cause,
+    let bad = |cause: String| {
+        BackendError::Failed(format!(
+            "cannot read the SSH config `{}`: {cause}",
+            path.display()
+        ))
     };
     let file = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
     SshConfig::default()
