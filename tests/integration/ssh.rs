@@ -422,7 +422,7 @@ fn an_unknown_host_key_is_refused_unless_accepted_and_is_then_known() {
 }
 
 #[test]
-fn a_changed_host_key_is_a_mismatch_even_with_accept_new_host_key() {
+fn a_changed_or_revoked_host_key_is_refused_even_with_accept_new_host_key() {
     if !have_image(DEBIAN) {
         return;
     }
@@ -456,6 +456,23 @@ fn a_changed_host_key_is_a_mismatch_even_with_accept_new_host_key() {
              `ssh-keygen -f {kh} -R '[127.0.0.1]:{port}'`\n",
             port = sshd.port,
             fp = fingerprint(&sshd.host_key("ed25519")),
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), recorded);
+
+    // A key marked @revoked is refused, even where another line knows it.
+    let host_key = sshd.host_key("ed25519");
+    let recorded = format!("@revoked * {host_key}\n{} {host_key}\n", sshd.known_name());
+    std::fs::write(&known_hosts, &recorded).unwrap();
+    let out = run(&keys, &args, &[]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot reach `app@127.0.0.1:{}`: its host key ({}) is marked @revoked in \
+             `{kh}`: it must not be used\n",
+            sshd.port,
+            fingerprint(&host_key),
         )
     );
     assert_eq!(std::fs::read_to_string(&known_hosts).unwrap(), recorded);

@@ -412,6 +412,16 @@ fn check_host_key(
         known
             .read_file(path, KnownHostFileKind::OpenSSH)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        // libssh2 skips `@revoked` lines: a revoked key listed elsewhere too would
+        // pass, and --accept-new-host-key would record it.
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        if is_revoked(&text, key) {
+            return Err(format!(
+                "its host key ({fingerprint}) is marked @revoked in `{}`: it must not be used",
+                path.display()
+            ));
+        }
     }
     match known.check_port(&dest.key_name, dest.port, key) {
         CheckResult::Match => Ok(()),
@@ -437,6 +447,20 @@ fn check_host_key(
             path.display()
         )),
     }
+}
+
+/// Returns true if and only if a `@revoked` line of the known hosts text `text`
+/// lists `key` (the key's wire form), whatever its host patterns.
+fn is_revoked(text: &str, key: &[u8]) -> bool {
+    text.lines().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next() == Some("@revoked")
+            && words.nth(2).is_some_and(|b64| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .is_ok_and(|k| k == key)
+            })
+    })
 }
 
 /// Appends a host key to a known-hosts file in OpenSSH's format.
@@ -685,6 +709,26 @@ mod tests {
         );
         assert!(key_algorithms(&blob("ssh-ed25519-cert-v01@openssh.com")).is_empty());
         assert!(key_algorithms(&[0, 0, 0, 200, b's']).is_empty());
+    }
+
+    #[test]
+    fn revoked_keys_are_found_whatever_their_hosts() {
+        let key = b"\0\0\0\x0bssh-ed25519key";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        assert!(is_revoked(
+            &format!("# x\n@revoked * ssh-ed25519 {b64}\n"),
+            key
+        ));
+        assert!(is_revoked(
+            &format!("@revoked web,10.0.0.1 ssh-ed25519 {b64} c\n"),
+            key
+        ));
+        assert!(!is_revoked(&format!("[web]:22 ssh-ed25519 {b64}\n"), key));
+        assert!(!is_revoked(
+            &format!("@cert-authority * ssh-ed25519 {b64}\n"),
+            key
+        ));
+        assert!(!is_revoked("@revoked * ssh-ed25519 AAAA\n@revoked\n", key));
     }
 
     #[test]
