@@ -75,14 +75,41 @@ fn load_config(options: &SshOptions) -> Result<Option<SshConfig>, BackendError> 
             path.display()
         ))
     };
-    let file = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
     SshConfig::default()
         .parse(
-            &mut std::io::BufReader::new(file),
+            &mut without_match_blocks(&text).as_bytes(),
             ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
         )
         .map(Some)
         .map_err(|e| bad(e.to_string()))
+}
+
+/// The config without its `Match` blocks, which ispec does not evaluate. `ssh2_config`
+/// does not know `Match` and would take the block's settings as those of the `Host`
+/// block above it (`Match all` / `User admin` would change that host's user).
+fn without_match_blocks(text: &str) -> String {
+    let keyword = |line: &str| {
+        line.trim_start()
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let mut in_match = false;
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        match keyword(line).as_str() {
+            "match" => in_match = true,
+            "host" => in_match = false,
+            _ => {}
+        }
+        if !in_match {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
 }
 
 /// Splits `[USER@]HOST[:PORT]` (IPv6 as `[::1]:22`).
@@ -729,6 +756,18 @@ mod tests {
             key
         ));
         assert!(!is_revoked("@revoked * ssh-ed25519 AAAA\n@revoked\n", key));
+    }
+
+    #[test]
+    fn match_blocks_are_left_out() {
+        let text = "Host web\n  User app\n\nMatch host *.prod\n  User admin\nmatch=all\n  Port 2\nHost=db\n  Port 3\n";
+        assert_eq!(
+            without_match_blocks(text),
+            "Host web\n  User app\n\nHost=db\n  Port 3\n"
+        );
+        let c = config(&without_match_blocks(text));
+        let d = resolve("ssh://web", Some(&c), 0).unwrap();
+        assert_eq!((d.user.as_str(), d.port), ("app", 22));
     }
 
     #[test]
