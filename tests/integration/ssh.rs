@@ -200,8 +200,8 @@ fn a_key_the_host_does_not_accept_is_exit_3() {
     assert_eq!(
         err,
         format!(
-            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: tried `{}`, \
-             no password (ISPEC_SSH_PASSWORD is not set)\n",
+            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: tried `{}`; \
+             no agent (SSH_AUTH_SOCK is not set); no password (ISPEC_SSH_PASSWORD is not set)\n",
             sshd.port,
             stranger.display()
         )
@@ -221,10 +221,14 @@ fn a_key_the_host_does_not_accept_is_exit_3() {
         &[],
     );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(
-        stderr_of(&out).contains("authentication failed for `app`: tried no password"),
-        "{}",
-        stderr_of(&out)
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: nothing to \
+             try: no agent (SSH_AUTH_SOCK is not set); no identity file (no -i, no IdentityFile, \
+             no ~/.ssh/id_ed25519, id_ecdsa or id_rsa); no password (ISPEC_SSH_PASSWORD is not set)\n",
+            sshd.port
+        )
     );
 }
 
@@ -256,11 +260,14 @@ fn an_agent_logs_in_without_identity_files() {
     let socket = stranger.socket.to_str().expect("UTF-8 path");
     let out = run(&keys, &args, &[("SSH_AUTH_SOCK", socket)]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(
-        stderr_of(&out)
-            .contains("authentication failed for `app`: tried the agent's key, no password"),
-        "{}",
-        stderr_of(&out)
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: tried the \
+             agent's key; no identity file (no -i, no IdentityFile, no ~/.ssh/id_ed25519, \
+             id_ecdsa or id_rsa); no password (ISPEC_SSH_PASSWORD is not set)\n",
+            sshd.port
+        )
     );
 }
 
@@ -290,10 +297,14 @@ fn a_password_logs_in_and_shows_nowhere() {
     ];
     let out = run(&keys, &args, &[("ISPEC_SSH_PASSWORD", "not-it")]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(
-        stderr_of(&out).ends_with("tried the password in ISPEC_SSH_PASSWORD\n"),
-        "{}",
-        stderr_of(&out)
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: tried the \
+             password in ISPEC_SSH_PASSWORD; no agent (SSH_AUTH_SOCK is not set); no identity \
+             file (no -i, no IdentityFile, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)\n",
+            sshd.port
+        )
     );
 
     let out = run(
@@ -328,19 +339,24 @@ fn an_encrypted_key_needs_ispec_ssh_passphrase() {
 
     let out = run(&keys, &args, &[]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert!(
-        stderr_of(&out).contains(&format!(
-            "tried `{}` (encrypted: set ISPEC_SSH_PASSPHRASE)",
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "error: cannot reach `app@127.0.0.1:{}`: authentication failed for `app`: nothing to \
+             try: no agent (SSH_AUTH_SOCK is not set); `{}` is encrypted (set \
+             ISPEC_SSH_PASSPHRASE); no password (ISPEC_SSH_PASSWORD is not set)\n",
+            sshd.port,
             locked.display()
-        )),
-        "{}",
-        stderr_of(&out)
+        )
     );
 
     let out = run(&keys, &args, &[("ISPEC_SSH_PASSPHRASE", "wrong horse")]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(
-        stderr_of(&out).contains("(cannot decrypt it with the passphrase in ISPEC_SSH_PASSPHRASE)"),
+        stderr_of(&out).contains(&format!(
+            "; `{}` does not decrypt with the passphrase in ISPEC_SSH_PASSPHRASE;",
+            locked.display()
+        )),
         "{}",
         stderr_of(&out)
     );

@@ -562,23 +562,31 @@ fn key_is_encrypted(text: &str) -> bool {
 /// environment. Says what was tried when nothing worked.
 fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
     let user = dest.user.as_str();
-    let mut tried = Vec::new();
+    // What was offered to the host, and what could not be.
+    let (mut tried, mut missing) = (Vec::new(), Vec::new());
     if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        if let Ok(mut agent) = session.agent() {
-            if agent.connect().is_ok() && agent.list_identities().is_ok() {
+        let mut agent = session.agent().ok();
+        let ready = agent
+            .as_mut()
+            .is_some_and(|a| a.connect().is_ok() && a.list_identities().is_ok());
+        match agent {
+            Some(agent) if ready => {
                 let keys = agent.identities().unwrap_or_default();
                 for key in &keys {
                     if agent.userauth(user, key).is_ok() && session.authenticated() {
                         return Ok(());
                     }
                 }
-                tried.push(match keys.len() {
-                    0 => "the agent (it has no keys)".to_string(),
-                    1 => "the agent's key".to_string(),
-                    n => format!("the agent's {n} keys"),
-                });
+                match keys.len() {
+                    0 => missing.push("no key in the agent".to_string()),
+                    1 => tried.push("the agent's key".to_string()),
+                    n => tried.push(format!("the agent's {n} keys")),
+                }
             }
+            _ => missing.push("no agent (cannot reach SSH_AUTH_SOCK)".to_string()),
         }
+    } else {
+        missing.push("no agent (SSH_AUTH_SOCK is not set)".to_string());
     }
     let passphrase = std::env::var(PASSPHRASE_ENV).ok();
     let mut files: Vec<PathBuf> = options.identities.clone();
@@ -592,18 +600,24 @@ fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), Str
                     .filter(|p| p.exists()),
             );
         }
+        if files.is_empty() {
+            missing.push(
+                "no identity file (no -i, no IdentityFile, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)"
+                    .to_string(),
+            );
+        }
     }
     for file in &files {
         if !file.exists() {
-            tried.push(format!("`{}` (missing)", file.display()));
+            missing.push(format!("`{}` does not exist", file.display()));
             continue;
         }
         // libssh2 says "Unsupported private key format" for a key it cannot decrypt,
         // so whether the file is encrypted is read from the file itself.
         let encrypted = is_encrypted(file);
         if encrypted && passphrase.is_none() {
-            tried.push(format!(
-                "`{}` (encrypted: set {PASSPHRASE_ENV})",
+            missing.push(format!(
+                "`{}` is encrypted (set {PASSPHRASE_ENV})",
                 file.display()
             ));
             continue;
@@ -611,8 +625,8 @@ fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), Str
         match session.userauth_pubkey_file(user, None, file, passphrase.as_deref()) {
             Ok(()) if session.authenticated() => return Ok(()),
             Err(e) if encrypted && e.code() == ErrorCode::Session(LIBSSH2_ERROR_FILE) => {
-                tried.push(format!(
-                    "`{}` (cannot decrypt it with the passphrase in {PASSPHRASE_ENV})",
+                missing.push(format!(
+                    "`{}` does not decrypt with the passphrase in {PASSPHRASE_ENV}",
                     file.display()
                 ));
             }
@@ -626,12 +640,26 @@ fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), Str
             }
             tried.push(format!("the password in {PASSWORD_ENV}"));
         }
-        Err(_) => tried.push(format!("no password ({PASSWORD_ENV} is not set)")),
+        Err(_) => missing.push(format!("no password ({PASSWORD_ENV} is not set)")),
     }
-    Err(format!(
-        "authentication failed for `{user}`: tried {}",
-        tried.join(", ")
-    ))
+    Err(login_failure(user, &tried, &missing))
+}
+
+/// "authentication failed for `USER`: tried A, B; C; D": what the host refused, then
+/// what ispec could not offer.
+fn login_failure(user: &str, tried: &[String], missing: &[String]) -> String {
+    let mut text = format!("authentication failed for `{user}`: ");
+    if tried.is_empty() {
+        text.push_str("nothing to try: ");
+    } else {
+        text.push_str("tried ");
+        text.push_str(&tried.join(", "));
+        if !missing.is_empty() {
+            text.push_str("; ");
+        }
+    }
+    text.push_str(&missing.join("; "));
+    text
 }
 
 #[cfg(test)]
@@ -768,6 +796,23 @@ mod tests {
         let c = config(&without_match_blocks(text));
         let d = resolve("ssh://web", Some(&c), 0).unwrap();
         assert_eq!((d.user.as_str(), d.port), ("app", 22));
+    }
+
+    #[test]
+    fn login_failures_say_what_was_refused_and_what_was_missing() {
+        let s = |v: &[&str]| v.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            login_failure("app", &s(&["`id`"]), &s(&["no password (X is not set)"])),
+            "authentication failed for `app`: tried `id`; no password (X is not set)"
+        );
+        assert_eq!(
+            login_failure("app", &s(&["`id`", "the password in X"]), &[]),
+            "authentication failed for `app`: tried `id`, the password in X"
+        );
+        assert_eq!(
+            login_failure("app", &[], &s(&["no agent", "no password"])),
+            "authentication failed for `app`: nothing to try: no agent; no password"
+        );
     }
 
     #[test]
