@@ -7,6 +7,8 @@
 
 mod conn;
 mod connect;
+mod host_key;
+mod login;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
