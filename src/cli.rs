@@ -27,6 +27,7 @@ Examples:
   ispec run                                     the suite in ./ispec.toml
   ispec run specs/ --image web:candidate        start a throwaway container, check it, remove it
   ispec run specs/ -t docker://web-1            check a running container
+  ispec run specs/ -t ssh://web-1 --sudo        check a host over SSH, as root
   ispec add user www-data                       print a resource's state as spec TOML
   ispec clean                                   remove containers a killed run left behind
 
@@ -92,7 +93,8 @@ struct SpecArgs {
 struct RunArgs {
     #[command(flatten)]
     specs: SpecArgs,
-    /// Target to check (repeatable): `local` (the default) or `docker://CONTAINER`.
+    /// Target to check (repeatable): `local` (the default), `docker://CONTAINER` or
+    /// `ssh://[USER@]HOST[:PORT]`.
     #[arg(short, long = "target", value_name = "URI")]
     targets: Vec<String>,
     /// Format of standard output: human, tap, junit or json.

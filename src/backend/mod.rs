@@ -232,7 +232,11 @@ pub fn connect(target: &str, options: &ConnectOptions) -> Result<Box<dyn Backend
                 options.user.clone(),
             )?))
         }
-        "ssh" => Ok(Box::new(ssh::Ssh::connect(target, &options.ssh)?)),
+        "ssh" => {
+            ssh::check_target(target)
+                .map_err(|cause| ConnectError::BadTarget(target.to_string(), cause))?;
+            Ok(Box::new(ssh::Ssh::connect(target, &options.ssh)?))
+        }
         "image" => Err(ConnectError::NotYet(target.to_string())),
         _ => Err(ConnectError::UnknownScheme(target.to_string())),
     }
@@ -247,6 +251,9 @@ pub enum ConnectError {
         "unknown target `{0}`: write `local`, `docker://CONTAINER` or `ssh://[USER@]HOST[:PORT]` (or `--image IMAGE` for a throwaway container)"
     )]
     UnknownScheme(String),
+    /// The scheme is known but the rest of the URI is malformed.
+    #[error("invalid target `{0}`: {1}")]
+    BadTarget(String, String),
     /// The scheme is known but this build cannot use it yet.
     #[error("target `{0}` needs a backend this build does not have yet; use `local`")]
     NotYet(String),

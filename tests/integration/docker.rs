@@ -34,7 +34,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// The distinct kinds in a report, and whether every result passed.
-fn kinds_all_passed(doc: &serde_json::Value) -> (Vec<String>, bool) {
+pub(crate) fn kinds_all_passed(doc: &serde_json::Value) -> (Vec<String>, bool) {
     let results = doc["results"].as_array().expect("results");
     let mut kinds: Vec<String> = results
         .iter()
@@ -45,7 +45,8 @@ fn kinds_all_passed(doc: &serde_json::Value) -> (Vec<String>, bool) {
     (kinds, results.iter().all(|r| r["outcome"] == "pass"))
 }
 
-const CORE_KINDS: [&str; 14] = [
+/// The core resource kinds, which every backend must serve.
+pub(crate) const CORE_KINDS: [&str; 14] = [
     "addr",
     "command",
     "dns",

@@ -4,6 +4,8 @@
 mod util;
 // Shared helpers for the Docker daemon and the fixture images.
 mod docker_util;
+// Shared helpers for a fixture sshd, test keys, agents and networks.
+mod ssh_util;
 // Resource kinds `command` and `file` on the local machine.
 mod kinds_core;
 // Resource kind `package` on this Debian machine.
@@ -56,3 +58,5 @@ mod examples;
 mod docker;
 // Several targets: checked and connected at once, reported in target order; roles.
 mod many_hosts;
+// The SSH backend: `ssh://` against the fixture's sshd, logins, host keys, jump hosts.
+mod ssh;

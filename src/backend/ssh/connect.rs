@@ -1,26 +1,28 @@
-//! Making an SSH connection: where to (URI + OpenSSH config), through which jump host,
-//! whether the host key is known, and how to log in.
+//! Making an SSH connection: where to (URI + OpenSSH config), through which jump
+//! host; then the host key ([`super::host_key`]) and the login ([`super::login`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine as _;
-use ssh2::{CheckResult, HashType, HostKeyType, KnownHostFileKind, Session};
+use ssh2::{ErrorCode, Session};
 use ssh2_config::{ParseRule, SshConfig};
 
-use super::{PASSPHRASE_ENV, PASSWORD_ENV, SshOptions};
+use super::{SshOptions, host_key, login};
 use crate::backend::BackendError;
 
 /// Where to connect, with what the SSH config added.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dest {
-    /// The host as written (what known hosts and messages use).
+    /// The host as written (what messages use).
     pub host: String,
     /// The name or address to connect to (`HostName`, else `host`).
     pub address: String,
+    /// The name known hosts files record the host's key under: `HostKeyAlias`, else
+    /// `address`, as OpenSSH does (so `ssh web` and `ispec -t ssh://web` share entries).
+    pub key_name: String,
     /// The port.
     pub port: u16,
     /// The login user.
@@ -48,7 +50,14 @@ pub fn parse_target(target: &str, options: &SshOptions) -> Result<Dest, BackendE
     })
 }
 
-fn home() -> Option<PathBuf> {
+/// Checks the form of `ssh://[USER@]HOST[:PORT]` without reading any file: a
+/// malformed target is a command-line mistake, told before anything is reached.
+pub fn check_target(target: &str) -> Result<(), String> {
+    split(target.strip_prefix("ssh://").unwrap_or(target)).map(|_| ())
+}
+
+/// This user's home folder, where `~/.ssh` is.
+pub(super) fn home() -> Option<PathBuf> {
     std::env::var_os("HOME").map(PathBuf::from)
 }
 
@@ -60,18 +69,47 @@ fn load_config(options: &SshOptions) -> Result<Option<SshConfig>, BackendError> 
             _ => return Ok(None),
         },
     };
-    let bad = |cause: String| BackendError::Unreachable {
-        target: format!("SSH config `{}`", path.display()),
-        cause,
+    let bad = |cause: String| {
+        BackendError::Failed(format!(
+            "cannot read the SSH config `{}`: {cause}",
+            path.display()
+        ))
     };
-    let file = std::fs::File::open(&path).map_err(|e| bad(e.to_string()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
     SshConfig::default()
         .parse(
-            &mut std::io::BufReader::new(file),
+            &mut without_match_blocks(&text).as_bytes(),
             ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS,
         )
         .map(Some)
         .map_err(|e| bad(e.to_string()))
+}
+
+/// The config without its `Match` blocks, which ispec does not evaluate. `ssh2_config`
+/// does not know `Match` and would take the block's settings as those of the `Host`
+/// block above it (`Match all` / `User admin` would change that host's user).
+fn without_match_blocks(text: &str) -> String {
+    let keyword = |line: &str| {
+        line.trim_start()
+            .split(|c: char| c.is_whitespace() || c == '=')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    let mut in_match = false;
+    let mut kept = String::with_capacity(text.len());
+    for line in text.lines() {
+        match keyword(line).as_str() {
+            "match" => in_match = true,
+            "host" => in_match = false,
+            _ => {}
+        }
+        if !in_match {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
 }
 
 /// Splits `[USER@]HOST[:PORT]` (IPv6 as `[::1]:22`).
@@ -129,16 +167,18 @@ fn resolve(target: &str, config: Option<&SshConfig>, depth: usize) -> Result<Des
         .as_ref()
         .and_then(|p| p.identity_file.clone())
         .unwrap_or_default();
-    let jump = params
-        .as_ref()
-        .and_then(|p| {
+    // `ssh2_config` keeps the fields it does not model as text.
+    let field = |name: &str| {
+        params.as_ref().and_then(|p| {
             p.unsupported_fields
                 .iter()
                 .chain(&p.ignored_fields)
-                .find(|(k, _)| k.eq_ignore_ascii_case("proxyjump"))
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .and_then(|(_, v)| v.first().cloned())
         })
-        .filter(|j| !j.eq_ignore_ascii_case("none"));
+    };
+    let key_name = field("hostkeyalias").unwrap_or_else(|| address.clone());
+    let jump = field("proxyjump").filter(|j| !j.eq_ignore_ascii_case("none"));
     // A chain `a,b` reaches `a` first, then `b` through `a`, then the target through
     // `b`: the hop next to the target is the last one written.
     let mut hop_before: Option<Box<Dest>> = None;
@@ -158,6 +198,7 @@ fn resolve(target: &str, config: Option<&SshConfig>, depth: usize) -> Result<Des
     Ok(Dest {
         host,
         address,
+        key_name,
         port,
         user,
         identities,
@@ -183,11 +224,19 @@ pub(super) fn open(dest: &Dest, options: &SshOptions) -> Result<Session, Backend
     } else {
         session.set_tcp_stream(dial(dest, options.connect_timeout).map_err(&unreachable)?);
     }
-    session
-        .handshake()
-        .map_err(|e| unreachable(format!("SSH handshake failed: {e}")))?;
-    check_host_key(&session, dest, options).map_err(&unreachable)?;
-    login(&session, dest, options).map_err(&unreachable)?;
+    let known_hosts = host_key::known_hosts_path(options).map_err(&unreachable)?;
+    host_key::prefer_known_key_types(&session, dest, &known_hosts);
+    session.handshake().map_err(|e| {
+        let limit = humantime::format_duration(options.connect_timeout);
+        unreachable(match e.code() {
+            ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) => {
+                format!("no SSH server answered within {limit} (--connect-timeout): {e}")
+            }
+            _ => format!("SSH handshake failed: {e}"),
+        })
+    })?;
+    host_key::check_host_key(&session, dest, &known_hosts, options).map_err(&unreachable)?;
+    login::login(&session, dest, options).map_err(&unreachable)?;
     session.set_timeout(0);
     session.set_blocking(false);
     Ok(session)
@@ -286,157 +335,12 @@ fn write_all_blocking(stream: &mut UnixStream, mut data: &[u8]) -> std::io::Resu
     Ok(())
 }
 
-/// How known-hosts files name a host: `host`, or `[host]:port` off port 22.
-fn known_name(dest: &Dest) -> String {
-    if dest.port == 22 {
-        dest.host.clone()
-    } else {
-        format!("[{}]:{}", dest.host, dest.port)
-    }
-}
-
-fn check_host_key(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
-    let (key, kind) = session
-        .host_key()
-        .ok_or_else(|| "the host sent no host key".to_string())?;
-    let fingerprint = session.host_key_hash(HashType::Sha256).map_or_else(
-        || "unknown".to_string(),
-        |h| {
-            format!(
-                "SHA256:{}",
-                base64::engine::general_purpose::STANDARD_NO_PAD.encode(h)
-            )
-        },
-    );
-    let path = match &options.known_hosts {
-        Some(path) => path.clone(),
-        None => home()
-            .map(|h| h.join(".ssh/known_hosts"))
-            .ok_or("no known hosts file: HOME is not set; pass --known-hosts FILE")?,
-    };
-    let mut known = session.known_hosts().map_err(|e| e.to_string())?;
-    if path.exists() {
-        known
-            .read_file(&path, KnownHostFileKind::OpenSSH)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    }
-    match known.check_port(&dest.host, dest.port, key) {
-        CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => Err(format!(
-            "HOST KEY MISMATCH: the host's key ({fingerprint}) is not the one `{}` records for `{}`; \
-             someone may be intercepting the connection. If the host was rebuilt, remove the old key \
-             with `ssh-keygen -f {} -R '{}'`",
-            path.display(),
-            known_name(dest),
-            path.display(),
-            known_name(dest)
-        )),
-        CheckResult::NotFound | CheckResult::Failure if options.accept_new_host_keys => {
-            record(&path, &known_name(dest), key, kind)
-                .map_err(|e| format!("cannot record its host key in `{}`: {e}", path.display()))
-        }
-        CheckResult::NotFound | CheckResult::Failure => Err(format!(
-            "its host key ({fingerprint}) is not in `{}`; check the fingerprint and add it \
-             (`ssh-keyscan -p {} {} >> {}`), or pass --accept-new-host-key to record it",
-            path.display(),
-            dest.port,
-            dest.address,
-            path.display()
-        )),
-    }
-}
-
-/// Appends a host key to a known-hosts file in OpenSSH's format.
-fn record(path: &Path, name: &str, key: &[u8], kind: HostKeyType) -> std::io::Result<()> {
-    let kind = match kind {
-        HostKeyType::Rsa => "ssh-rsa",
-        HostKeyType::Dss => "ssh-dss",
-        HostKeyType::Ecdsa256 => "ecdsa-sha2-nistp256",
-        HostKeyType::Ecdsa384 => "ecdsa-sha2-nistp384",
-        HostKeyType::Ecdsa521 => "ecdsa-sha2-nistp521",
-        HostKeyType::Ed25519 => "ssh-ed25519",
-        HostKeyType::Unknown => {
-            return Err(std::io::Error::other("the host key's type is unknown"));
-        }
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    let line = format!(
-        "{name} {kind} {}\n",
-        base64::engine::general_purpose::STANDARD.encode(key)
-    );
-    file.write_all(line.as_bytes())
-}
-
-/// Logs in: the agent's keys, then identity files, then a password from the
-/// environment. Says what was tried when nothing worked.
-fn login(session: &Session, dest: &Dest, options: &SshOptions) -> Result<(), String> {
-    let user = dest.user.as_str();
-    let mut tried = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        if let Ok(mut agent) = session.agent() {
-            if agent.connect().is_ok() && agent.list_identities().is_ok() {
-                let keys = agent.identities().unwrap_or_default();
-                for key in &keys {
-                    if agent.userauth(user, key).is_ok() && session.authenticated() {
-                        return Ok(());
-                    }
-                }
-                tried.push(format!("the agent's {} keys", keys.len()));
-            }
-        }
-    }
-    let passphrase = std::env::var(PASSPHRASE_ENV).ok();
-    let mut files: Vec<PathBuf> = options.identities.clone();
-    files.extend(dest.identities.iter().cloned());
-    if files.is_empty() {
-        if let Some(home) = home() {
-            files.extend(
-                ["id_ed25519", "id_ecdsa", "id_rsa"]
-                    .iter()
-                    .map(|n| home.join(".ssh").join(n))
-                    .filter(|p| p.exists()),
-            );
-        }
-    }
-    for file in &files {
-        if !file.exists() {
-            tried.push(format!("`{}` (missing)", file.display()));
-            continue;
-        }
-        match session.userauth_pubkey_file(user, None, file, passphrase.as_deref()) {
-            Ok(()) if session.authenticated() => return Ok(()),
-            Err(e) if e.message().contains("decrypt") || e.message().contains("passphrase") => {
-                tried.push(format!(
-                    "`{}` (cannot decrypt it: set {PASSPHRASE_ENV})",
-                    file.display()
-                ));
-            }
-            _ => tried.push(format!("`{}`", file.display())),
-        }
-    }
-    match std::env::var(PASSWORD_ENV) {
-        Ok(password) => {
-            if session.userauth_password(user, &password).is_ok() && session.authenticated() {
-                return Ok(());
-            }
-            tried.push(format!("the password in {PASSWORD_ENV}"));
-        }
-        Err(_) => tried.push(format!("no password ({PASSWORD_ENV} is not set)")),
-    }
-    Err(format!(
-        "authentication failed for `{user}`: tried {}",
-        tried.join(", ")
-    ))
-}
+/// libssh2's error when a blocking call took longer than the session's timeout.
+const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
 
 #[cfg(test)]
 mod tests {
+    use super::super::host_key::known_name;
     use super::*;
 
     fn config(text: &str) -> SshConfig {
@@ -475,6 +379,11 @@ mod tests {
             ("127.0.0.1", 2222, "app")
         );
         assert_eq!(d.identities, vec![PathBuf::from("/keys/web")]);
+        assert_eq!(
+            known_name(&d),
+            "[127.0.0.1]:2222",
+            "keys are known by HostName"
+        );
         let jump = d.jump.unwrap();
         assert_eq!(
             (jump.address.as_str(), jump.port, jump.user.as_str()),
@@ -482,6 +391,30 @@ mod tests {
         );
         let d = resolve("ssh://root@web:22", Some(&c), 0).unwrap();
         assert_eq!((d.user.as_str(), d.port), ("root", 22));
+    }
+
+    #[test]
+    fn match_blocks_are_left_out() {
+        let text = "Host web\n  User app\n\nMatch host *.prod\n  User admin\nmatch=all\n  Port 2\nHost=db\n  Port 3\n";
+        assert_eq!(
+            without_match_blocks(text),
+            "Host web\n  User app\n\nHost=db\n  Port 3\n"
+        );
+        let c = config(&without_match_blocks(text));
+        let d = resolve("ssh://web", Some(&c), 0).unwrap();
+        assert_eq!((d.user.as_str(), d.port), ("app", 22));
+    }
+
+    #[test]
+    fn host_key_alias_names_the_key() {
+        let c = config("Host web\n  HostName 10.0.0.1\n  HostKeyAlias web-prod\n");
+        let d = resolve("web", Some(&c), 0).unwrap();
+        assert_eq!(
+            (d.address.as_str(), known_name(&d).as_str()),
+            ("10.0.0.1", "web-prod")
+        );
+        let d = resolve("other:2200", Some(&c), 0).unwrap();
+        assert_eq!(known_name(&d), "[other]:2200");
     }
 
     #[test]
