@@ -344,6 +344,11 @@ struct AddArgs {
     /// The target to read it from.
     #[arg(short, long, value_name = "URI", default_value = "local")]
     target: String,
+    /// Read it as this user of a `docker://` container.
+    #[arg(short, long, value_name = "USER")]
+    user: Option<String>,
+    #[command(flatten)]
+    ssh: SshArgs,
 }
 
 /// One target and the plan it must pass, before anything is touched.

@@ -38,7 +38,11 @@ pub(super) fn add(args: &AddArgs) -> u8 {
             return Exit::INVALID;
         }
     };
-    let host = match backend::connect(&args.target, &backend::ConnectOptions::default()) {
+    let options = backend::ConnectOptions {
+        user: args.user.clone(),
+        ssh: args.ssh.options(),
+    };
+    let host = match backend::connect(&args.target, &options) {
         Ok(b) => Host::new(b),
         Err(e @ ConnectError::Backend(_)) => {
             eprintln!("error: {e}");

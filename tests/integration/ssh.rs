@@ -109,6 +109,17 @@ fn every_kind_passes_over_ssh_with_sudo_and_checks_run_as_the_login_user_without
     let (code, doc, stderr) = run_json(&keys, &args, &[]);
     assert_eq!(code, 0, "{doc:#} {stderr}");
     assert_eq!(outcome(&doc, "command", "id -un", "stdout"), "pass");
+
+    // `ispec add` takes the same SSH flags.
+    let out = keys
+        .ispec()
+        .args(["add", "user", "app", "-t", &target])
+        .args(login(&key, &known_hosts))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("uid = 1000\n"), "{printed}");
 }
 
 #[test]
