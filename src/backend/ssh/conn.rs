@@ -210,23 +210,7 @@ impl Conn {
                 answered = true;
                 continue;
             }
-            let mut progressed = false;
-            for (stream, into) in [(0, &mut out), (1, &mut pending)] {
-                let read = self.call(|| {
-                    channel
-                        .stream(stream)
-                        .read(&mut buf)
-                        .map_err(|e| self.io_failure(e))
-                });
-                match read {
-                    Ok(n) if n > 0 => {
-                        into.extend_from_slice(&buf[..n]);
-                        progressed = true;
-                    }
-                    Ok(_) | Err(None) => {}
-                    Err(Some(failure)) => return Err(failure),
-                }
-            }
+            let progressed = self.read_turn(channel, &mut buf, [&mut out, &mut pending])?;
             if !progressed {
                 // sudo ended without starting the command.
                 if self.call(|| channel.eof()) {
@@ -248,36 +232,42 @@ impl Conn {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         let mut buf = [0u8; 16 * 1024];
         loop {
-            let mut progressed = false;
-            for stream in [0, 1] {
-                let read = self.call(|| {
-                    channel
-                        .stream(stream)
-                        .read(&mut buf)
-                        .map_err(|e| self.io_failure(e))
-                });
-                match read {
-                    Ok(n) if n > 0 => {
-                        let out = if stream == 0 {
-                            &mut stdout
-                        } else {
-                            &mut stderr
-                        };
-                        out.extend_from_slice(&buf[..n]);
-                        progressed = true;
-                    }
-                    // Nothing yet, or "would block".
-                    Ok(_) | Err(None) => {}
-                    Err(Some(failure)) => return Err(failure),
-                }
-            }
-            if !progressed {
+            if !self.read_turn(channel, &mut buf, [&mut stdout, &mut stderr])? {
                 if self.call(|| channel.eof()) {
                     return Ok((stdout, stderr));
                 }
                 pause(deadline)?;
             }
         }
+    }
+
+    /// Reads what is there of standard output, then of standard error, into `into`;
+    /// returns true if anything came.
+    fn read_turn(
+        &self,
+        channel: &mut Channel,
+        buf: &mut [u8],
+        into: [&mut Vec<u8>; 2],
+    ) -> Result<bool, Failure> {
+        let mut progressed = false;
+        for (stream, out) in into.into_iter().enumerate() {
+            let read = self.call(|| {
+                channel
+                    .stream(i32::try_from(stream).unwrap_or_default())
+                    .read(buf)
+                    .map_err(|e| self.io_failure(e))
+            });
+            match read {
+                Ok(n) if n > 0 => {
+                    out.extend_from_slice(&buf[..n]);
+                    progressed = true;
+                }
+                // Nothing yet, or "would block".
+                Ok(_) | Err(None) => {}
+                Err(Some(failure)) => return Err(failure),
+            }
+        }
+        Ok(progressed)
     }
 
     /// What an I/O error of a channel read means: `None` for "would block", else the
