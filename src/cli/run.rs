@@ -25,16 +25,17 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     // Removes the run's containers when the run ends, also by a panic. (Dropping the
     // backends would too, but a check's thread may still hold one as the process exits.)
     let _finish = Finish(Arc::clone(&owned));
+    // Report files first: a bad `--report` is exit 2 before any container starts.
+    let files = match report_files(&args.reports) {
+        Ok(files) => files,
+        Err(code) => return code,
+    };
     let jobs = match jobs(args, &owned) {
         Ok(jobs) => jobs,
         Err(code) => {
             wait_if_interrupted(&owned);
             return code;
         }
-    };
-    let files = match report_files(&args.reports) {
-        Ok(files) => files,
-        Err(code) => return code,
     };
     let color = match args.color.as_str() {
         "always" => true,
