@@ -945,3 +945,36 @@ fn an_ssh_config_that_cannot_be_read_is_exit_3() {
         );
     }
 }
+
+#[test]
+fn a_timed_out_command_is_stopped_on_the_host_with_what_it_started() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let keys = Keys::new();
+    let sshd = Sshd::start(&keys);
+    let (key, known_hosts, target) = (keys.key(), keys.known_hosts(), sshd.target());
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"sh -c 'sleep 311; echo'\"]\nexit-status = 0\ntimeout = \"1s\"\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    for sudo in [false, true] {
+        let mut args = vec![arg(&spec), "-t", &target];
+        args.extend(login(&key, &known_hosts));
+        args.push("--accept-new-host-key");
+        if sudo {
+            args.push("--sudo");
+        }
+        let (code, doc, err) = run_json(&keys, &args, &[]);
+        assert_eq!(code, 1, "{doc:#} {err}");
+        let r = result(&doc, "command", "sh -c 'sleep 311; echo'", "exit-status");
+        assert_eq!(r["message"], "timed out after 1s", "sudo: {sudo}");
+        let left = sshd.exec("ps -eo args | grep -c '^sleep 311' || true");
+        assert_eq!(
+            left.trim(),
+            "0",
+            "sudo: {sudo}: the timed-out command still runs"
+        );
+    }
+}

@@ -16,9 +16,22 @@ use std::time::{Duration, Instant};
 
 use super::{Backend, BackendError};
 use crate::cmd::{Cmd, Output};
-use conn::{Conn, SUDO_PROMPT, SUDO_STARTED};
+use conn::{Conn, Failure, SUDO_PROMPT, SUDO_STARTED};
 
 pub use connect::{Dest, check_target, parse_target};
+
+/// The environment variable that tags each command's processes (see `Ssh::stop`).
+const TAG_VAR: &str = "ISPEC_CHECK";
+
+/// A tag no other command of any run shares: this process, a count, the time.
+fn next_tag() -> String {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{n}-{nanos:x}", std::process::id())
+}
 
 /// Environment variable holding the password for password logins.
 pub const PASSWORD_ENV: &str = "ISPEC_SSH_PASSWORD";
@@ -149,18 +162,21 @@ impl Ssh {
     /// tools' English messages) with the `sbin` folders on `PATH` (where `ip`,
     /// `sysctl` and `service` live), through `sudo` when asked; and the password
     /// `sudo` gets if it asks for one.
-    fn command_line(&self, cmd: &Cmd) -> (String, Option<String>) {
+    ///
+    /// The command's environment carries `ISPEC_CHECK=TAG`, by which a command that
+    /// outlives its time limit (and what it started) is found and stopped.
+    fn command_line(&self, cmd: &Cmd, tag: &str) -> (String, Option<String>) {
         let line = cmd.to_shell_line();
         if !self.options.sudo {
             return (
                 format!(
-                    "export LC_ALL=C PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"; exec {line}"
+                    "export LC_ALL=C {TAG_VAR}={tag} PATH=\"$PATH:/usr/local/sbin:/usr/sbin:/sbin\"; exec {line}"
                 ),
                 None,
             );
         }
-        // sudo's `secure_path` has the sbin folders; `env` sets the locale past
-        // sudo's reset of the environment.
+        // sudo's `secure_path` has the sbin folders; `env` sets the locale (and the
+        // tag) past sudo's reset of the environment.
         match std::env::var(SUDO_PASSWORD_ENV) {
             // `sudo -S` reads a password only when it wants one: sent blindly, the
             // password would be the command's input wherever sudo does not ask
@@ -168,12 +184,27 @@ impl Ssh {
             // input only once a marker says the command started (see `Conn::run`).
             Ok(password) => (
                 format!(
-                    "sudo -S -p '{SUDO_PROMPT}' -- /bin/sh -c 'echo {SUDO_STARTED} >&2; exec \"$@\"' ispec env LC_ALL=C {line}"
+                    "sudo -S -p '{SUDO_PROMPT}' -- /bin/sh -c 'echo {SUDO_STARTED} >&2; exec \"$@\"' ispec env LC_ALL=C {TAG_VAR}={tag} {line}"
                 ),
                 Some(password),
             ),
-            Err(_) => (format!("sudo -n -- env LC_ALL=C {line}"), None),
+            Err(_) => (
+                format!("sudo -n -- env LC_ALL=C {TAG_VAR}={tag} {line}"),
+                None,
+            ),
         }
+    }
+
+    /// Stops the processes of a command that outlived its time limit: sshd does not
+    /// when the channel closes. They are found by the tag in their environment (which
+    /// children inherit), and killed as the user (or root, with `--sudo`) ran them.
+    fn stop(&self, conn: &Conn, tag: &str) {
+        let script = format!(
+            "for p in /proc/[0-9]*; do grep -qsxz '{TAG_VAR}={tag}' \"$p/environ\" && kill -KILL \"${{p#/proc/}}\" 2>/dev/null; done; true"
+        );
+        let (line, password) = self.command_line(&Cmd::shell(script), &next_tag());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let _ = conn.run(&line, None, password.as_deref(), deadline);
     }
 
     /// What a finished command's output says about ispec's own use of the host.
@@ -232,21 +263,25 @@ impl Backend for Ssh {
 
     fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {
         let deadline = Instant::now() + timeout;
-        let (line, password) = self.command_line(cmd);
+        let tag = next_tag();
+        let (line, password) = self.command_line(cmd, &tag);
         let sudo = password.as_deref();
-        let (conn, generation) = self.conn()?;
-        let out = match conn.run(&line, cmd.input(), sudo, deadline) {
-            Ok(out) => out,
-            Err(failure) if failure.is_connection() => {
-                // A dropped connection is made again once; then the command is tried
-                // again on it.
-                self.reconnect(generation)?;
-                let (conn, _) = self.conn()?;
-                conn.run(&line, cmd.input(), sudo, deadline)
-                    .map_err(|f| f.into_error(&self.target, timeout))?
+        let (mut conn, generation) = self.conn()?;
+        let mut ran = conn.run(&line, cmd.input(), sudo, deadline);
+        if matches!(&ran, Err(failure) if failure.is_connection()) {
+            // A dropped connection is made again once; then the command is tried
+            // again on it.
+            self.reconnect(generation)?;
+            conn = self.conn()?.0;
+            ran = conn.run(&line, cmd.input(), sudo, deadline);
+        }
+        match ran {
+            Ok(out) => self.judge(cmd, out),
+            Err(Failure::Timeout) => {
+                self.stop(&conn, &tag);
+                Err(Failure::Timeout.into_error(&self.target, timeout))
             }
-            Err(failure) => return Err(failure.into_error(&self.target, timeout)),
-        };
-        self.judge(cmd, out)
+            Err(failure) => Err(failure.into_error(&self.target, timeout)),
+        }
     }
 }
