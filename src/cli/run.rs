@@ -21,7 +21,8 @@ use crate::run::{RunOptions, Summary};
 /// Runs `ispec run` and returns the exit code.
 pub(super) fn run(args: &RunArgs) -> u8 {
     let owned = Arc::new(Owned::new());
-    on_interrupt(&owned);
+    let unfinished: Arc<Mutex<Vec<ReportFile>>> = Arc::default();
+    on_interrupt(&owned, &unfinished);
     // Removes the run's containers when the run ends, also by a panic. (Dropping the
     // backends would too, but a check's thread may still hold one as the process exits.)
     let _finish = Finish(Arc::clone(&owned));
@@ -30,6 +31,10 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         Ok(files) => files,
         Err(code) => return code,
     };
+    unfinished
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(files.iter().map(|(_, file)| file.clone()));
     let jobs = match jobs(args, &owned) {
         Ok(jobs) => jobs,
         Err(code) => {
@@ -267,16 +272,24 @@ fn wait_if_interrupted(owned: &Owned) {
     }
 }
 
-/// On Ctrl-C or SIGTERM: remove every container this run started, then exit with
-/// 128 + the signal's number, as shells do.
-fn on_interrupt(owned: &Arc<Owned>) {
+/// On Ctrl-C or SIGTERM: remove every container this run started and the unfinished
+/// report files, then exit with 128 + the signal's number, as shells do.
+fn on_interrupt(owned: &Arc<Owned>, unfinished: &Arc<Mutex<Vec<ReportFile>>>) {
     let owned = Arc::clone(owned);
+    let unfinished = Arc::clone(unfinished);
     let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
         return;
     };
     std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             let removed = owned.remove_all();
+            for file in unfinished
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                file.discard();
+            }
             let name = if signal == SIGINT {
                 "interrupted"
             } else {

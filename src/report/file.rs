@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use tempfile::NamedTempFile;
 
 /// A report file: written to a temporary file beside it and renamed into place only
-/// when the report is complete, so a crash never leaves half a report.
+/// when the report is complete, so a crash never leaves half a report. Clones share
+/// the one temporary file.
+#[derive(Clone)]
 pub struct ReportFile {
     path: PathBuf,
     temp: Arc<Mutex<Option<NamedTempFile>>>,
@@ -82,6 +84,14 @@ impl ReportFile {
     pub fn writer(&self) -> Box<dyn Write + Send> {
         // Reporters write in small pieces; one system call per piece would be slow.
         Box::new(io::BufWriter::new(TempWriter(Arc::clone(&self.temp))))
+    }
+
+    /// Removes the unfinished report (an interrupted run): nothing is left beside
+    /// the report's path, and an earlier report there is left as it was.
+    pub fn discard(&self) {
+        if let Ok(mut temp) = self.temp.lock() {
+            temp.take();
+        }
     }
 
     /// Renames the finished report into place.

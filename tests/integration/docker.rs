@@ -390,6 +390,8 @@ fn start_slow_run(label: &str) -> (Child, Specs) {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("ispec"))
         .args(["run", specs.path("spec.toml").to_str().unwrap()])
         .args(["--image", DEBIAN, "--label", label, "--format", "tap"])
+        .arg("--report")
+        .arg(format!("junit:{}", specs.path("report.xml").display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -431,7 +433,7 @@ fn sigint_and_sigterm_mid_check_remove_the_container() {
     }
     for (name, code) in [("INT", 130), ("TERM", 143)] {
         let label = case_label(&format!("sig{name}"));
-        let (child, _specs) = start_slow_run(&label);
+        let (child, specs) = start_slow_run(&label);
         assert_eq!(ispec_containers(&format!("label={label}")).len(), 1);
         signal(&child, name);
         let out = child.wait_with_output().expect("ispec exits");
@@ -442,6 +444,13 @@ fn sigint_and_sigterm_mid_check_remove_the_container() {
             "{err}"
         );
         assert_none_left(&label);
+        // No report, and no unfinished one beside it.
+        let mut files: Vec<String> = std::fs::read_dir(specs.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["spec.toml"], "SIG{name}");
     }
 }
 
