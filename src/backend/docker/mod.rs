@@ -5,30 +5,28 @@
 //! endpoint, so reading a file or its metadata needs no shell, `cat` or `stat` in the
 //! container.
 
+mod archive;
 mod engine;
+mod outside;
 mod owned;
 mod throwaway;
 
-use std::io::Read;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{Backend, BackendError, FileMeta, ImageInfo};
 use crate::cmd::{Cmd, Output};
 
+pub(crate) use archive::tmpfs_mounts;
 pub(crate) use engine::Engine;
 pub use owned::{LABEL, Leftover, Owned, clean};
 pub(crate) use throwaway::parse_port;
 pub use throwaway::{ContainerSpec, Wait};
-
-/// How many symlinks a file read follows before giving up.
-const MAX_LINKS: usize = 16;
 
 /// A running container, reached through the engine.
 #[derive(Debug)]
@@ -191,88 +189,8 @@ impl Container {
             .and_then(|pid| u32::try_from(pid).ok())
             .filter(|pid| *pid > 1);
         if let Some(pid) = pid {
-            kill_tree(pid);
+            outside::kill_tree(pid);
         }
-    }
-
-    /// The first entry of the archive the engine makes of `path`: its header and,
-    /// for a regular file, its content. Directories are not downloaded.
-    async fn archive_entry(&self, path: &str) -> Result<Option<Entry>, BackendError> {
-        let options = DownloadFromContainerOptionsBuilder::new()
-            .path(path)
-            .build();
-        let mut stream = self
-            .engine
-            .api
-            .download_from_container(&self.id, Some(options));
-        let mut tar = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(bytes) => tar.extend_from_slice(&bytes),
-                Err(e) if engine::status(&e) == Some(404) => return Ok(None),
-                Err(e) if engine::status(&e) == Some(403) => {
-                    return Err(BackendError::Denied(format!("cannot read `{path}`")));
-                }
-                Err(e) => {
-                    return Err(BackendError::Failed(format!(
-                        "cannot read `{path}` in {}: {}",
-                        self.target,
-                        engine::message(&e)
-                    )));
-                }
-            }
-            // Stop as soon as the first header shows a directory: no need for the tree.
-            if tar.len() >= 512
-                && tar::Header::from_byte_slice(&tar[..512])
-                    .entry_type()
-                    .is_dir()
-            {
-                break;
-            }
-        }
-        Entry::first(&tar, path).map(Some)
-    }
-
-    /// True if the archive endpoint shows `path` as it is: not in `/proc`, `/sys` or
-    /// a tmpfs mount.
-    fn archive_sees(&self, path: &str) -> bool {
-        !(below(path, "/proc") || below(path, "/sys") || self.tmpfs.iter().any(|t| below(path, t)))
-    }
-
-    /// Where this machine sees the container's root (`/proc/PID/root`), when the
-    /// engine runs here and we may look: the way to read `/proc` and `/sys` of a
-    /// container that has no `cat`.
-    fn root_outside(&self) -> Option<String> {
-        let pid = self.host_pid?;
-        let root = format!("/proc/{pid}/root");
-        (self.engine.is_local() && std::fs::read_dir(format!("{root}/proc/1")).is_ok())
-            .then_some(root)
-    }
-
-    /// Reads a `/proc` or `/sys` file of the container from outside it.
-    fn read_outside(&self, path: &str) -> Option<Result<Vec<u8>, BackendError>> {
-        if path.contains("/../") {
-            return None;
-        }
-        let root = self.root_outside()?;
-        // `/proc/self` would be this process, which is not in the container: the
-        // container's main process (its PID 1) stands in for it.
-        let inside = if let Some(rest) = path.strip_prefix("/proc/self/") {
-            format!("/proc/1/{rest}")
-        } else if path == "/proc/mounts" || path.starts_with("/proc/net/") {
-            format!("/proc/1/{}", &path["/proc/".len()..])
-        } else {
-            path.to_string()
-        };
-        Some(
-            std::fs::read(format!("{root}{inside}")).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => BackendError::NotFound(path.to_string()),
-                std::io::ErrorKind::PermissionDenied => {
-                    BackendError::Denied(format!("cannot read `{path}`"))
-                }
-                _ => BackendError::Failed(format!("cannot read `{path}`: {e}")),
-            }),
-        )
     }
 
     fn image_id(&self) -> Result<String, BackendError> {
@@ -289,70 +207,6 @@ impl Container {
     }
 }
 
-/// The container's tmpfs mount points, from `--tmpfs` and `--mount type=tmpfs`.
-pub(crate) fn tmpfs_mounts(inspect: &bollard::models::ContainerInspectResponse) -> Vec<String> {
-    let mut points: Vec<String> = inspect
-        .host_config
-        .as_ref()
-        .and_then(|h| h.tmpfs.as_ref())
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
-    points.extend(
-        inspect
-            .mounts
-            .iter()
-            .flatten()
-            .filter(|m| m.typ.as_deref() == Some("tmpfs"))
-            .filter_map(|m| m.destination.clone()),
-    );
-    points
-}
-
-/// True if `path` is `point` or below it.
-fn below(path: &str, point: &str) -> bool {
-    let point = point.trim_end_matches('/');
-    path == point
-        || path
-            .strip_prefix(point)
-            .is_some_and(|rest| rest.starts_with('/'))
-}
-
-/// Kills `pid` and every process below it on this machine (read from `/proc`).
-fn kill_tree(pid: u32) {
-    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let parent = stat[stat.rfind(')')? + 2..]
-                .split(' ')
-                .nth(1)?
-                .parse()
-                .ok()?;
-            Some((child, parent))
-        })
-        .collect();
-    let mut tree = vec![pid];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(
-            parents
-                .iter()
-                .filter(|(_, p)| *p == parent)
-                .map(|(c, _)| *c),
-        );
-        i += 1;
-    }
-    let _ = std::process::Command::new("kill")
-        .arg("-KILL")
-        .args(tree.iter().map(u32::to_string))
-        .stderr(std::process::Stdio::null())
-        .status();
-}
-
 /// True if the engine's runtime could not start the program (the message Docker and
 /// Podman print when the executable is missing).
 fn exec_failed(stdout: &[u8], stderr: &[u8]) -> bool {
@@ -361,73 +215,6 @@ fn exec_failed(stdout: &[u8], stderr: &[u8]) -> bool {
         text.contains("executable file not found")
             || (text.contains("exec failed") && text.contains("no such file or directory"))
     })
-}
-
-/// One archive entry.
-struct Entry {
-    meta: FileMeta,
-    content: Vec<u8>,
-}
-
-impl Entry {
-    fn first(tar: &[u8], path: &str) -> Result<Self, BackendError> {
-        let bad = |e: std::io::Error| {
-            BackendError::Failed(format!("cannot read the archive of `{path}`: {e}"))
-        };
-        let mut archive = tar::Archive::new(tar);
-        let mut entries = archive.entries().map_err(bad)?;
-        let mut entry = entries
-            .next()
-            .ok_or_else(|| BackendError::Failed(format!("the archive of `{path}` is empty")))?
-            .map_err(bad)?;
-        let header = entry.header();
-        let kind = match header.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => "file",
-            tar::EntryType::Directory => "directory",
-            tar::EntryType::Symlink => "symlink",
-            tar::EntryType::Fifo => "pipe",
-            tar::EntryType::Block => "block-device",
-            tar::EntryType::Char => "character-device",
-            _ => "unknown",
-        };
-        let num = |v: std::io::Result<u64>| v.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        let link = entry
-            .link_name()
-            .map_err(bad)?
-            .map(|l| l.to_string_lossy().into_owned());
-        let mut meta = FileMeta {
-            kind,
-            mode: header.mode().map_err(bad)? & 0o7777,
-            uid: num(header.uid()).map_err(bad)?,
-            gid: num(header.gid()).map_err(bad)?,
-            // The engine may name ids from its own machine's accounts: the target's
-            // `/etc/passwd` names them instead.
-            owner: None,
-            group: None,
-            size: num(header.size()).map_err(bad)?,
-            mtime: num(header.mtime()).map_err(bad)?,
-            link,
-        };
-        let mut content = Vec::new();
-        if kind == "file" {
-            entry.read_to_end(&mut content).map_err(bad)?;
-        } else if kind == "symlink" {
-            meta.size = meta
-                .link
-                .as_ref()
-                .map_or(0, |l| i64::try_from(l.len()).unwrap_or(i64::MAX));
-        }
-        Ok(Self { meta, content })
-    }
-}
-
-/// Joins a symlink's target to the folder of the link.
-fn resolve_link(path: &str, target: &str) -> String {
-    if target.starts_with('/') {
-        return target.to_string();
-    }
-    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
-    format!("{dir}/{target}")
 }
 
 impl Backend for Container {
@@ -476,25 +263,7 @@ impl Backend for Container {
                 Err(e) => Err(e),
             };
         }
-        let mut path = path.to_string();
-        for _ in 0..MAX_LINKS {
-            let entry = self
-                .engine
-                .block_on(timeout, self.archive_entry(&path))?
-                .ok_or_else(|| BackendError::NotFound(path.clone()))?;
-            match (entry.meta.kind, &entry.meta.link) {
-                ("file", _) => return Ok(entry.content),
-                ("symlink", Some(link)) => path = resolve_link(&path, link),
-                (kind, _) => {
-                    return Err(BackendError::Failed(format!(
-                        "cannot read `{path}`: it is a {kind}"
-                    )));
-                }
-            }
-        }
-        Err(BackendError::Failed(format!(
-            "cannot read `{path}`: more than {MAX_LINKS} symlinks"
-        )))
+        self.read_archived(path, timeout)
     }
 
     fn lstat(
@@ -513,53 +282,7 @@ impl Backend for Container {
     }
 
     fn processes(&self, _timeout: Duration) -> Option<Result<Vec<u8>, BackendError>> {
-        let proc = format!("{}/proc", self.root_outside()?);
-        let entries = match std::fs::read_dir(&proc) {
-            Ok(entries) => entries,
-            Err(e) => {
-                return Some(Err(BackendError::Failed(format!(
-                    "cannot list `/proc`: {e}"
-                ))));
-            }
-        };
-        let mut listing = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            // A process that exits while it is read is left out.
-            let dir = entry.path();
-            let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
-                continue;
-            };
-            let Some(uid) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1))
-            else {
-                continue;
-            };
-            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
-                continue;
-            };
-            let mut args = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-            for b in &mut args {
-                if *b == 0 {
-                    *b = b' ';
-                }
-            }
-            for field in [
-                name.as_bytes(),
-                uid.as_bytes(),
-                comm.lines().next().unwrap_or("").as_bytes(),
-                &args,
-            ] {
-                listing.extend_from_slice(field);
-                listing.push(0);
-            }
-        }
-        Some(Ok(listing))
+        self.processes_outside()
     }
 
     fn image(&self, reference: Option<&str>, timeout: Duration) -> Result<ImageInfo, BackendError> {
@@ -574,21 +297,6 @@ impl Backend for Container {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn links_resolve_against_their_folder() {
-        assert_eq!(
-            resolve_link("/etc/alternatives/x", "/usr/bin/y"),
-            "/usr/bin/y"
-        );
-        assert_eq!(
-            resolve_link(
-                "/etc/nginx/sites-enabled/default",
-                "../sites-available/default"
-            ),
-            "/etc/nginx/sites-enabled/../sites-available/default"
-        );
-    }
 
     #[test]
     fn runtime_messages_mean_missing_programs() {

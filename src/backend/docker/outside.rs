@@ -1,0 +1,132 @@
+//! A container seen from the engine's machine, when the engine runs on this one:
+//! its `/proc` and `/sys` through `/proc/PID/root` of its main process (for containers
+//! without `cat` or a shell), and the processes of a timed-out exec, killed by pid.
+
+use super::Container;
+use crate::backend::BackendError;
+
+impl Container {
+    /// Where this machine sees the container's root (`/proc/PID/root`), when the
+    /// engine runs here and we may look: the way to read `/proc` and `/sys` of a
+    /// container that has no `cat`.
+    pub(super) fn root_outside(&self) -> Option<String> {
+        let pid = self.host_pid?;
+        let root = format!("/proc/{pid}/root");
+        (self.engine.is_local() && std::fs::read_dir(format!("{root}/proc/1")).is_ok())
+            .then_some(root)
+    }
+
+    /// Reads a `/proc` or `/sys` file of the container from outside it.
+    pub(super) fn read_outside(&self, path: &str) -> Option<Result<Vec<u8>, BackendError>> {
+        if path.contains("/../") {
+            return None;
+        }
+        let root = self.root_outside()?;
+        // `/proc/self` would be this process, which is not in the container: the
+        // container's main process (its PID 1) stands in for it.
+        let inside = if let Some(rest) = path.strip_prefix("/proc/self/") {
+            format!("/proc/1/{rest}")
+        } else if path == "/proc/mounts" || path.starts_with("/proc/net/") {
+            format!("/proc/1/{}", &path["/proc/".len()..])
+        } else {
+            path.to_string()
+        };
+        Some(
+            std::fs::read(format!("{root}{inside}")).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => BackendError::NotFound(path.to_string()),
+                std::io::ErrorKind::PermissionDenied => {
+                    BackendError::Denied(format!("cannot read `{path}`"))
+                }
+                _ => BackendError::Failed(format!("cannot read `{path}`: {e}")),
+            }),
+        )
+    }
+
+    /// Every process of the container, listed from outside it, in the `process`
+    /// kind's format; `None` when the container's `/proc` cannot be seen from here.
+    pub(super) fn processes_outside(&self) -> Option<Result<Vec<u8>, BackendError>> {
+        let proc = format!("{}/proc", self.root_outside()?);
+        let entries = match std::fs::read_dir(&proc) {
+            Ok(entries) => entries,
+            Err(e) => {
+                return Some(Err(BackendError::Failed(format!(
+                    "cannot list `/proc`: {e}"
+                ))));
+            }
+        };
+        let mut listing = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            // A process that exits while it is read is left out.
+            let dir = entry.path();
+            let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
+                continue;
+            };
+            let Some(uid) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1))
+            else {
+                continue;
+            };
+            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+                continue;
+            };
+            let mut args = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            for b in &mut args {
+                if *b == 0 {
+                    *b = b' ';
+                }
+            }
+            for field in [
+                name.as_bytes(),
+                uid.as_bytes(),
+                comm.lines().next().unwrap_or("").as_bytes(),
+                &args,
+            ] {
+                listing.extend_from_slice(field);
+                listing.push(0);
+            }
+        }
+        Some(Ok(listing))
+    }
+}
+
+/// Kills `pid` and every process below it on this machine (read from `/proc`).
+pub(super) fn kill_tree(pid: u32) {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let child: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let parent = stat[stat.rfind(')')? + 2..]
+                .split(' ')
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((child, parent))
+        })
+        .collect();
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-KILL")
+        .args(tree.iter().map(u32::to_string))
+        .stderr(std::process::Stdio::null())
+        .status();
+}
