@@ -13,6 +13,7 @@
 //! Spec paths are relative to the suite file's folder.
 
 mod role;
+mod target;
 mod values;
 
 use std::ops::Range;
@@ -21,14 +22,12 @@ use std::sync::Arc;
 
 use toml::de::{DeTable, DeValue};
 
-use crate::backend::docker::ContainerSpec;
-use crate::backend::{SshTarget, TargetSpec};
+use crate::backend::TargetSpec;
 
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
 use super::source::Source;
 use role::Role;
-use values::Values;
 
 /// The keys a target table may hold.
 const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs"];
@@ -211,7 +210,7 @@ fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
         };
         for (name, body) in table {
             let parsed = if table_key == "target" {
-                target(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Target)
+                target::target(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Target)
             } else {
                 role::role(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Role)
             };
@@ -279,153 +278,10 @@ fn clashes(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<SpecError> {
     errors
 }
 
-fn target(
-    ctx: &Ctx<'_>,
-    base: &Path,
-    name: &str,
-    name_span: Range<usize>,
-    body: &toml::Spanned<DeValue<'_>>,
-) -> Result<SuiteTarget, SpecError> {
-    let DeValue::Table(table) = body.get_ref() else {
-        return Err(ctx.error(body.span(), format!("target `{name}` must be a table"), ""));
-    };
-    let mut uri: Option<(String, Range<usize>)> = None;
-    let mut specs = Vec::new();
-    let mut container = ContainerSpec::default();
-    // Container options seen, for the error when the target is not an image.
-    let mut container_keys = Vec::new();
-    // SSH options: `sudo`, `identity`.
-    let mut ssh = SshTarget::default();
-    let mut ssh_keys = Vec::new();
-    let what = format!("target `{name}`");
-    let v = Values { ctx, what: &what };
-    for (key, value) in table {
-        let k = key.get_ref().as_ref();
-        let found = match k {
-            "local" => match value.get_ref() {
-                DeValue::Boolean(true) => Some("local".to_string()),
-                _ => return Err(v.invalid(k, value, "write `local = true`")),
-            },
-            "image" => {
-                container.image = v.string(k, value)?;
-                Some(format!("image:{}", container.image))
-            }
-            "docker" | "ssh" => {
-                let uri = format!("{k}://{}", v.string(k, value)?);
-                role::check_uri(&uri).map_err(|why| v.invalid(k, value, &why))?;
-                Some(uri)
-            }
-            "specs" => {
-                let paths = v.strings(k, value, "write `specs = [\"specs/web.toml\"]`")?;
-                specs.extend(paths.iter().map(|s| base.join(s)));
-                None
-            }
-            "sudo" => match value.get_ref() {
-                DeValue::Boolean(b) => {
-                    ssh.sudo = Some(*b);
-                    ssh_keys.push(key.span());
-                    None
-                }
-                _ => return Err(v.invalid(k, value, "write `sudo = true`")),
-            },
-            "identity" => {
-                let files = match value.get_ref() {
-                    DeValue::String(_) => vec![v.string(k, value)?],
-                    _ => v.strings(k, value, "write `identity = \"~/.ssh/deploy\"`")?,
-                };
-                ssh.identities = files.iter().map(|f| expand_home(base, f)).collect();
-                ssh_keys.push(key.span());
-                None
-            }
-            _ if CONTAINER_KEYS.contains(&k) => {
-                container_keys.push(key.span());
-                v.container_option(&mut container, k, value)?;
-                None
-            }
-            _ => {
-                let label = did_you_mean(
-                    k,
-                    KEYS.iter().chain(CONTAINER_KEYS).chain(SSH_KEYS).copied(),
-                )
-                .map_or_else(
-                    || format!("expected one of {}", backticked(KEYS)),
-                    |m| format!("did you mean `{m}`?"),
-                );
-                return Err(ctx.error(
-                    key.span(),
-                    format!("unknown key `{k}` in target `{name}`"),
-                    &label,
-                ));
-            }
-        };
-        if let Some(found) = found {
-            if uri.is_some() {
-                return Err(ctx.error(
-                    key.span(),
-                    format!("target `{name}` names more than one way to reach it"),
-                    "keep one of `local`, `image`, `docker`, `ssh`",
-                ));
-            }
-            uri = Some((found, key.span()));
-        }
-    }
-    let Some((uri, _)) = uri else {
-        return Err(ctx.error(
-            name_span,
-            format!("target `{name}` does not say how to reach it"),
-            "add `local = true`, `image = \"...\"`, `docker = \"...\"` or `ssh = \"...\"`",
-        ));
-    };
-    if let (Some(span), false) = (container_keys.first(), uri.starts_with("image:")) {
-        return Err(ctx.error(
-            span.clone(),
-            format!("target `{name}` is not an image; container options apply to `image` targets"),
-            "only for `image = \"...\"`",
-        ));
-    }
-    if let (Some(span), false) = (ssh_keys.first(), uri.starts_with("ssh://")) {
-        return Err(ctx.error(
-            span.clone(),
-            format!(
-                "target `{name}` is not an SSH host; `sudo` and `identity` apply to `ssh` targets"
-            ),
-            "only for `ssh = \"...\"`",
-        ));
-    }
-    if specs.is_empty() {
-        return Err(ctx.error(
-            name_span,
-            format!("target `{name}` has no specs"),
-            "add `specs = [\"specs/web.toml\"]`",
-        ));
-    }
-    Ok(SuiteTarget {
-        name: name.to_string(),
-        target: if uri.starts_with("image:") {
-            TargetSpec::Image(Box::new(container))
-        } else if !ssh_keys.is_empty() {
-            ssh.uri = uri;
-            TargetSpec::Ssh(Box::new(ssh))
-        } else {
-            TargetSpec::Uri(uri)
-        },
-        specs,
-        roles: Vec::new(),
-    })
-}
-
-/// A path from the suite: `~/` is the home folder, a relative path is the suite's
-/// folder's.
-fn expand_home(base: &Path, path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => base.join(path),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::SshTarget;
 
     fn parse(text: &str) -> Result<Vec<SuiteTarget>, Vec<SpecError>> {
         let source = Source {
