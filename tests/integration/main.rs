@@ -60,3 +60,5 @@ mod docker;
 mod many_hosts;
 // The SSH backend: `ssh://` against the fixture's sshd, logins, host keys, jump hosts.
 mod ssh;
+// The Docker backend against Podman's Docker-compatible service.
+mod podman;

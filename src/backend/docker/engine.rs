@@ -19,6 +19,10 @@ pub(crate) struct Engine {
     runtime: Arc<tokio::runtime::Runtime>,
     /// Where the engine listens, for messages.
     pub(crate) address: String,
+    /// The engine is Podman's Docker-compatible service. Its archive endpoint
+    /// follows symlinks and reports files as owned by the container's user, so file
+    /// metadata is not read through it.
+    pub(crate) podman: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -84,10 +88,17 @@ impl Engine {
                 )));
             }
         };
+        let podman = runtime
+            .block_on(async { tokio::time::timeout(CONNECT_TIMEOUT, api.version()).await })
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|v| v.components)
+            .is_some_and(|c| c.iter().any(|c| c.name.contains("Podman")));
         Ok(Self {
             api,
             runtime: Arc::new(runtime),
             address,
+            podman,
         })
     }
 
