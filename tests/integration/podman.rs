@@ -87,16 +87,18 @@ fn load(image: &str) {
     if !docker.is_empty() && id("podman", &format!("localhost/{image}")) == docker {
         return;
     }
-    let save = Command::new("docker")
+    let mut save = Command::new("docker")
         .args(["save", image])
         .stdout(Stdio::piped())
         .spawn()
         .expect("docker save runs");
     let loaded = Command::new("podman")
         .arg("load")
-        .stdin(save.stdout.expect("piped"))
+        .stdin(save.stdout.take().expect("piped"))
         .output()
         .expect("podman load runs");
+    let saved = save.wait().expect("docker save ends");
+    assert!(saved.success(), "docker save {image} failed");
     assert!(
         loaded.status.success(),
         "{}",
