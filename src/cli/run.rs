@@ -26,7 +26,12 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     // Removes the run's containers when the run ends, also by a panic. (Dropping the
     // backends would too, but a check's thread may still hold one as the process exits.)
     let _finish = Finish(Arc::clone(&owned));
-    // Report files first: a bad `--report` is exit 2 before any container starts.
+    let planned = match plan_targets(args) {
+        Ok(planned) => planned,
+        Err(code) => return code,
+    };
+    // Report files before any target is touched: a bad `--report` is exit 2 before
+    // a container starts.
     let files = match report_files(&args.reports) {
         Ok(files) => files,
         Err(code) => return code,
@@ -35,7 +40,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .extend(files.iter().map(|(_, file)| file.clone()));
-    let jobs = match jobs(args, &owned) {
+    let jobs = match connect_jobs(args, planned, &owned) {
         Ok(jobs) => jobs,
         Err(code) => {
             wait_if_interrupted(&owned);
@@ -91,11 +96,10 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     }
 }
 
-/// The targets and their plans, each target connected (throwaway containers
-/// started and ready), up to `--parallel` at once. Started containers are registered
-/// in `owned`. When a target cannot be reached, every failure is printed, in target
-/// order, and the exit code returned.
-fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
+/// The targets (`--target`, `--image`, or the suite's) and the plan each must pass,
+/// with the container flags applied; specs are loaded and checked, nothing is
+/// touched.
+fn plan_targets(args: &RunArgs) -> Result<Vec<Planned>, u8> {
     let mut targets: Vec<TargetSpec> = args
         .targets
         .iter()
@@ -123,6 +127,14 @@ fn jobs(args: &RunArgs, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
             }
         }
     }
+    Ok(planned)
+}
+
+/// Connects every planned target (throwaway containers started and ready), up to
+/// `--parallel` at once. Started containers are registered in `owned`. When a target
+/// cannot be reached, every failure is printed, in target order, and the exit code
+/// returned.
+fn connect_jobs(args: &RunArgs, planned: Vec<Planned>, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
     let options = ConnectOptions {
         user: args.container.user.clone(),
         ssh: args.ssh.options(),
