@@ -103,12 +103,7 @@ pub(super) fn kill_tree(pid: u32) {
         .flatten()
         .filter_map(|entry| {
             let child: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let parent = stat[stat.rfind(')')? + 2..]
-                .split(' ')
-                .nth(1)?
-                .parse()
-                .ok()?;
+            let parent = u32::try_from(stat_field(child, 4)?).ok()?;
             Some((child, parent))
         })
         .collect();
@@ -129,4 +124,13 @@ pub(super) fn kill_tree(pid: u32) {
         .args(tree.iter().map(u32::to_string))
         .stderr(std::process::Stdio::null())
         .status();
+}
+
+/// Field `n` (numbered from 1, as proc(5) does: 4 is the parent's pid, 22 the start
+/// time) of `/proc/PID/stat` on this machine.
+pub(super) fn stat_field(pid: u32, n: usize) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it follow the last `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(n.checked_sub(3)?)?.parse().ok()
 }

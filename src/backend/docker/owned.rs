@@ -160,12 +160,9 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// A process's start time in clock ticks since boot (field 22 of `/proc/PID/stat`).
+/// A process's start time in clock ticks since boot.
 fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces; fields after it follow the last `)`.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    super::outside::stat_field(pid, 22)
 }
 
 /// True unless the owner is a run on this machine that has ended. Owners on other
