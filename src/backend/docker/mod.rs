@@ -9,6 +9,7 @@ mod archive;
 mod engine;
 mod outside;
 mod owned;
+mod ready;
 mod throwaway;
 
 use std::sync::{Mutex, PoisonError};
