@@ -124,10 +124,6 @@ pub struct FileMeta {
     pub uid: i64,
     /// Group's id.
     pub gid: i64,
-    /// Owner's name, when the backend knows it.
-    pub owner: Option<String>,
-    /// Group's name, when the backend knows it.
-    pub group: Option<String>,
     /// Size in bytes.
     pub size: i64,
     /// Last modification, in seconds since the epoch.

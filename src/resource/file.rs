@@ -257,26 +257,15 @@ impl File {
     }
 }
 
-/// A native stat with owner and group named from the target's account files (read
-/// once per run), unless the backend named them.
+/// A native stat with owner and group named from the target's own account files
+/// (read once per run; the engine's names would be those of its own machine).
 fn named(host: &Host, meta: FileMeta) -> Result<Stat, ProbeError> {
-    let owner = match meta.owner.filter(|o| !o.is_empty()) {
-        Some(name) => Some(name),
-        None => super::user::passwd(host)?
-            .and_then(|users| users.into_iter().find(|u| u.uid == meta.uid))
-            .map(|u| u.name),
-    };
-    let group = match meta.group.filter(|g| !g.is_empty()) {
-        Some(name) => Some(name),
-        None => match host.read_opt("/etc/group")? {
-            Some(bytes) => super::group::parse_group(&String::from_utf8_lossy(&bytes))
-                .map_err(ProbeError::Failed)?
-                .into_iter()
-                .find(|g| g.gid == meta.gid)
-                .map(|g| g.name),
-            None => None,
-        },
-    };
+    let owner = super::user::passwd(host)?
+        .and_then(|users| users.into_iter().find(|u| u.uid == meta.uid))
+        .map(|u| u.name);
+    let group = super::group::groups_opt(host)?
+        .and_then(|groups| groups.into_iter().find(|g| g.gid == meta.gid))
+        .map(|g| g.name);
     Ok(Stat {
         kind: meta.kind,
         mode: meta.mode,

@@ -75,10 +75,18 @@ pub(super) fn skippable(line: &str) -> bool {
 
 /// The target's `/etc/group`, read once per run for every check that needs it.
 pub(super) fn groups(host: &Host) -> Result<Vec<GroupEntry>, ProbeError> {
-    let bytes = host.read_opt(GROUP_PATH)?.ok_or_else(|| {
-        ProbeError::Failed(format!("`{GROUP_PATH}` does not exist on the target"))
-    })?;
-    parse_group(&String::from_utf8_lossy(&bytes)).map_err(ProbeError::Failed)
+    groups_opt(host)?
+        .ok_or_else(|| ProbeError::Failed(format!("`{GROUP_PATH}` does not exist on the target")))
+}
+
+/// Like [`groups`]; `None` if the file does not exist (a `FROM scratch` image).
+pub(super) fn groups_opt(host: &Host) -> Result<Option<Vec<GroupEntry>>, ProbeError> {
+    let Some(bytes) = host.read_opt(GROUP_PATH)? else {
+        return Ok(None);
+    };
+    parse_group(&String::from_utf8_lossy(&bytes))
+        .map(Some)
+        .map_err(ProbeError::Failed)
 }
 
 /// Checks a user or group name as written in a spec: what the account files can hold.

@@ -153,10 +153,6 @@ impl Entry {
             mode: header.mode().map_err(bad)? & 0o7777,
             uid: num(header.uid()).map_err(bad)?,
             gid: num(header.gid()).map_err(bad)?,
-            // The engine may name ids from its own machine's accounts: the target's
-            // `/etc/passwd` names them instead.
-            owner: None,
-            group: None,
             size: num(header.size()).map_err(bad)?,
             mtime: num(header.mtime()).map_err(bad)?,
             link,
