@@ -119,6 +119,18 @@ struct RunArgs {
     /// Colors in the human format: auto (terminal, no NO_COLOR), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+    /// How facts are gathered from a target: `probe` (ispec's static probe, copied in
+    /// and run once per batch), `script` (one shell script per batch) or `per-fact`
+    /// (one round trip per fact). Each falls back to the next where it cannot work.
+    #[arg(long, value_name = "HOW", default_value = "probe", value_parser = ["probe", "script", "per-fact"])]
+    gather: String,
+    /// Same as `--gather script`: copy nothing into the target.
+    #[arg(long, conflicts_with = "gather")]
+    no_probe: bool,
+    /// Print round trips, bytes moved and time per phase for each target on standard
+    /// error when the run ends (the JSON report always has them).
+    #[arg(long)]
+    stats: bool,
     /// Throwaway containers and checks in containers (last: its help heading applies
     /// to every flag after it).
     #[command(flatten)]

@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendError, FileMeta, ImageInfo};
 use crate::cmd::{Cmd, Output};
+use crate::gather::{self, Fact, Mode};
 use crate::os::{Family, OsInfo, parse_os_release};
 
 /// Why a fact could not be gathered; becomes an *error* result, never a pass.
@@ -68,12 +69,69 @@ type Read = Option<Arc<Vec<u8>>>;
 struct Memo {
     runs: Mutex<HashMap<Cmd, Slot<Arc<Output>>>>,
     reads: Mutex<HashMap<String, Slot<Read>>>,
+    /// Filled only by gathering in bulk; a miss asks the backend.
+    lstats: Mutex<HashMap<String, Result<Option<FileMeta>, ProbeError>>>,
+    /// Filled only by gathering in bulk.
+    processes: OnceLock<Result<Vec<u8>, ProbeError>>,
+}
+
+/// Returns the slot for `key`, made empty if there was none.
+fn slot<K: std::hash::Hash + Eq, T>(map: &Mutex<HashMap<K, Slot<T>>>, key: K) -> Slot<T> {
+    Arc::clone(
+        map.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default(),
+    )
+}
+
+/// Where the time of one target's run went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reaching the target: the engine, the SSH handshake and login.
+    Connect,
+    /// Starting a throwaway container and waiting until it is ready.
+    Setup,
+    /// Fetching the facts of every check in bulk.
+    Gather,
+    /// Observing each resource (facts not gathered in bulk are fetched here) and
+    /// judging its checks.
+    Judge,
+    /// Removing what the run started.
+    Teardown,
+}
+
+/// What one target's run cost: `--stats` and the JSON report show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// How facts were gathered: `probe`, `script`, `per-fact` or `local`.
+    pub mode: String,
+    /// Why a faster way was not used, if one was not.
+    pub fallback: Option<String>,
+    /// Requests to the target: each exec, file read, file copy or engine call.
+    pub round_trips: u64,
+    /// Bytes sent to the target (programs copied in, standard input).
+    pub bytes_sent: u64,
+    /// Bytes received (output, file contents).
+    pub bytes_received: u64,
+    /// Time per phase, in the order of [`Phase`].
+    pub phases: [Duration; 5],
+    /// The facts fetched alone, each in a round trip of its own (the first 50).
+    pub alone: Vec<String>,
 }
 
 struct Shared {
     backend: Box<dyn Backend>,
     os: OnceLock<Result<OsInfo, ProbeError>>,
     round_trips: AtomicU64,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+    /// How facts are gathered now, and why a faster way was dropped.
+    mode: Mutex<(Mode, Option<String>)>,
+    phases: Mutex<[Duration; 5]>,
+    alone: Mutex<Vec<String>>,
+    /// How many programs may run at once on the target.
+    jobs: usize,
 }
 
 /// A target as resources see it.
@@ -96,11 +154,28 @@ impl Host {
     /// Wraps a backend. Every call made through this host (and the views made from it)
     /// shares one memo and one round-trip counter.
     pub fn new(backend: Box<dyn Backend>) -> Self {
+        Self::gathering(backend, Mode::Probe, 8)
+    }
+
+    /// Wraps a backend whose facts are gathered in bulk the `mode` way (the local
+    /// machine always answers in-process), running at most `jobs` programs at once.
+    pub fn gathering(backend: Box<dyn Backend>, mode: Mode, jobs: usize) -> Self {
+        let mode = if backend.is_local() {
+            Mode::Local
+        } else {
+            mode
+        };
         Self {
             shared: Arc::new(Shared {
                 backend,
                 os: OnceLock::new(),
                 round_trips: AtomicU64::new(0),
+                bytes_sent: AtomicU64::new(0),
+                bytes_received: AtomicU64::new(0),
+                mode: Mutex::new((mode, None)),
+                phases: Mutex::default(),
+                alone: Mutex::default(),
+                jobs: jobs.max(1),
             }),
             memo: Arc::default(),
             timeout: Duration::from_secs(30),
@@ -155,7 +230,7 @@ impl Host {
         self.shared
             .os
             .get_or_init(|| {
-                for path in ["/etc/os-release", "/usr/lib/os-release"] {
+                for path in [crate::os::OS_RELEASE, crate::os::OS_RELEASE_FALLBACK] {
                     if let Some(text) = self.read_opt(path)? {
                         return Ok(parse_os_release(&String::from_utf8_lossy(&text)));
                     }
@@ -170,66 +245,247 @@ impl Host {
         Ok(self.os()?.family)
     }
 
-    /// Runs `cmd` now (never memoized): for checks whose program is the check.
+    /// Runs `cmd` now (never memoized).
     pub fn run(&self, cmd: &Cmd) -> Result<Output, ProbeError> {
-        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
-        Ok(self.shared.backend.exec(cmd, self.timeout)?)
+        self.alone(|| format!("run {cmd}"));
+        Ok(self.exec_counted(cmd, self.timeout)?)
+    }
+
+    /// Runs `cmd` on the backend, counting the round trip and the bytes.
+    pub(crate) fn exec_counted(
+        &self,
+        cmd: &Cmd,
+        timeout: Duration,
+    ) -> Result<Output, BackendError> {
+        let out = self.shared.backend.exec(cmd, timeout);
+        let received = out.as_ref().map_or(0, |o| o.stdout.len() + o.stderr.len());
+        self.count(1, cmd.input().map_or(0, <[u8]>::len), received);
+        out
+    }
+
+    /// Adds round trips and bytes to the target's counts.
+    pub(crate) fn count(&self, round_trips: u64, sent: usize, received: usize) {
+        let s = &self.shared;
+        s.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+        s.bytes_sent.fetch_add(sent as u64, Ordering::Relaxed);
+        s.bytes_received
+            .fetch_add(received as u64, Ordering::Relaxed);
     }
 
     /// Runs `cmd` once for every check that asks for it, e.g. one `dpkg-query` for all
-    /// package checks.
+    /// package checks, or the program of a `command` check (gathered in bulk).
     pub fn run_memo(&self, cmd: &Cmd) -> Result<Arc<Output>, ProbeError> {
-        let slot = Arc::clone(
-            self.memo
-                .runs
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(cmd.clone())
-                .or_default(),
-        );
-        slot.get_or_init(|| self.run(cmd).map(Arc::new)).clone()
+        slot(&self.memo.runs, cmd.clone())
+            .get_or_init(|| self.run(cmd).map(Arc::new))
+            .clone()
     }
 
     /// Reads a file once for every check that asks for it; `None` if it does not exist.
     pub fn read_opt(&self, path: &str) -> Result<Option<Arc<Vec<u8>>>, ProbeError> {
-        let slot = Arc::clone(
-            self.memo
-                .reads
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .entry(path.to_string())
-                .or_default(),
-        );
-        slot.get_or_init(|| {
-            self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
-            match self.shared.backend.read_file(path, self.timeout) {
-                Ok(bytes) => Ok(Some(Arc::new(bytes))),
-                Err(BackendError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .clone()
+        slot(&self.memo.reads, path.to_string())
+            .get_or_init(|| {
+                self.alone(|| format!("read {path}"));
+                self.read_backend(path)
+            })
+            .clone()
     }
 
-    /// A path's metadata read natively by the backend (no `stat` program needed);
-    /// `None` when the backend has no native way.
+    fn read_backend(&self, path: &str) -> Result<Option<Arc<Vec<u8>>>, ProbeError> {
+        match self.shared.backend.read_file(path, self.timeout) {
+            Ok(bytes) => {
+                self.count(1, 0, bytes.len());
+                Ok(Some(Arc::new(bytes)))
+            }
+            Err(BackendError::NotFound(_)) => {
+                self.count(1, 0, 0);
+                Ok(None)
+            }
+            Err(e) => {
+                self.count(1, 0, 0);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Notes a fact fetched in a round trip of its own, for `--stats`.
+    fn alone(&self, fact: impl FnOnce() -> String) {
+        let mut alone = self
+            .shared
+            .alone
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if alone.len() < 50 {
+            alone.push(fact());
+        }
+    }
+
+    /// A path's metadata gathered in bulk, or read natively by the backend (no `stat`
+    /// program needed); `None` when neither has it, so the caller runs `stat`.
     pub fn lstat(&self, path: &str) -> Option<Result<Option<FileMeta>, ProbeError>> {
+        if let Some(gathered) = self
+            .memo
+            .lstats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+        {
+            return Some(gathered.clone());
+        }
         let answer = self.shared.backend.lstat(path, self.timeout)?;
-        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.alone(|| format!("lstat {path}"));
+        self.count(1, 0, 0);
         Some(answer.map_err(ProbeError::from))
+    }
+
+    /// Every process as gathered in bulk; `None` if it was not.
+    pub fn gathered_processes(&self) -> Option<Result<Vec<u8>, ProbeError>> {
+        self.memo.processes.get().cloned()
     }
 
     /// Every process, listed natively by the backend; `None` when it has no way.
     pub fn processes(&self) -> Option<Result<Vec<u8>, ProbeError>> {
         let answer = self.shared.backend.processes(self.timeout)?;
-        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.alone(|| "processes".into());
+        self.count(1, 0, answer.as_ref().map_or(0, Vec::len));
         Some(answer.map_err(ProbeError::from))
+    }
+
+    /// Fetches in bulk those of `facts` not known yet (see [`crate::gather`]).
+    pub fn prefetch(&self, facts: impl IntoIterator<Item = Fact>) {
+        let mut wanted: Vec<Fact> = Vec::new();
+        for fact in facts {
+            if !self.knows(&fact) && !wanted.contains(&fact) {
+                wanted.push(fact);
+            }
+        }
+        gather::batch(self, &wanted);
+    }
+
+    /// Returns true if `fact` is in the memo already.
+    pub(crate) fn knows(&self, fact: &Fact) -> bool {
+        match fact {
+            Fact::Read(path) => self
+                .memo
+                .reads
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(path)
+                .is_some_and(|s| s.get().is_some()),
+            Fact::Lstat(path) => self
+                .memo
+                .lstats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains_key(path),
+            Fact::Run(cmd) => self
+                .memo
+                .runs
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(cmd)
+                .is_some_and(|s| s.get().is_some()),
+            Fact::Processes => self.memo.processes.get().is_some(),
+        }
+    }
+
+    pub(crate) fn remember_read(&self, path: &str, answer: Result<Option<Vec<u8>>, ProbeError>) {
+        let _ = slot(&self.memo.reads, path.to_string()).set(answer.map(|b| b.map(Arc::new)));
+    }
+
+    pub(crate) fn remember_lstat(&self, path: &str, answer: Result<Option<FileMeta>, ProbeError>) {
+        self.memo
+            .lstats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_string(), answer);
+    }
+
+    pub(crate) fn remember_run(&self, cmd: &Cmd, answer: Result<Output, ProbeError>) {
+        let _ = slot(&self.memo.runs, cmd.clone()).set(answer.map(Arc::new));
+    }
+
+    pub(crate) fn remember_processes(&self, answer: Result<Vec<u8>, ProbeError>) {
+        let _ = self.memo.processes.set(answer);
+    }
+
+    /// The backend, for gathering.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.shared.backend
+    }
+
+    /// How many programs may run at once on the target.
+    pub fn jobs(&self) -> usize {
+        self.shared.jobs
+    }
+
+    /// How facts are gathered now.
+    pub fn mode(&self) -> Mode {
+        self.shared
+            .mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0
+    }
+
+    /// Drops gathering the `from` way for `to`, for the rest of the run.
+    pub(crate) fn downgrade(&self, from: Mode, to: Mode, why: String) {
+        let mut mode = self
+            .shared
+            .mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if mode.0 == from {
+            let why = match mode.1.take() {
+                Some(before) => format!("{before}; then {why}"),
+                None => why,
+            };
+            *mode = (to, Some(why));
+        }
+    }
+
+    /// Adds `took` to the time of `phase`.
+    pub fn add_phase(&self, phase: Phase, took: Duration) {
+        self.shared
+            .phases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)[phase as usize] += took;
+    }
+
+    /// Ends the session with the target (removes a throwaway container), timed as
+    /// teardown.
+    pub fn close(&self) {
+        let began = std::time::Instant::now();
+        self.shared.backend.close();
+        self.add_phase(Phase::Teardown, began.elapsed());
+    }
+
+    /// What the run on this target cost so far.
+    pub fn stats(&self) -> Stats {
+        let s = &self.shared;
+        let (mode, fallback) = s
+            .mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        Stats {
+            mode: mode.to_string(),
+            fallback,
+            round_trips: s.round_trips.load(Ordering::Relaxed),
+            bytes_sent: s.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: s.bytes_received.load(Ordering::Relaxed),
+            phases: *s.phases.lock().unwrap_or_else(PoisonError::into_inner),
+            alone: s
+                .alone
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
     }
 
     /// The configuration of an image: `reference`, or the image the target runs;
     /// `None` if the engine has no such image.
     pub fn image(&self, reference: Option<&str>) -> Result<Option<ImageInfo>, ProbeError> {
-        self.shared.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.count(1, 0, 0);
         match self.shared.backend.image(reference, self.timeout) {
             Ok(info) => Ok(Some(info)),
             Err(BackendError::NotFound(_)) => Ok(None),

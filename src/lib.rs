@@ -26,6 +26,7 @@ pub mod cmd;
 pub mod exit;
 pub mod expect;
 pub mod fleet;
+pub mod gather;
 pub mod host;
 pub mod os;
 pub mod plan;

@@ -2,6 +2,11 @@
 
 use std::fmt;
 
+/// Where the OS names itself.
+pub const OS_RELEASE: &str = "/etc/os-release";
+/// Where it does when `/etc/os-release` does not exist.
+pub const OS_RELEASE_FALLBACK: &str = "/usr/lib/os-release";
+
 /// The families whose tools ispec knows (package database, init system).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

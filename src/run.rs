@@ -7,7 +7,9 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::host::{Host, ProbeError};
+use crate::gather::{Ask, Fact, Mode};
+use crate::host::{Host, Phase, ProbeError};
+use crate::os::OsInfo;
 use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::resource::Observed;
@@ -145,6 +147,9 @@ pub fn execute(
     out: &mut dyn Reporter,
 ) -> std::io::Result<Summary> {
     let started = Instant::now();
+    prefetch(&plan.decls, host, opts);
+    host.add_phase(Phase::Gather, started.elapsed());
+    let judging = Instant::now();
     let decls: Arc<Vec<Arc<Declared>>> = Arc::new(plan.decls.clone());
     let next = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel::<(usize, Vec<CheckResult>)>();
@@ -181,8 +186,57 @@ pub fn execute(
             emitted += 1;
         }
     }
+    host.add_phase(Phase::Judge, judging.elapsed());
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// The facts `decl` names for its checks. A resource with a time limit of its own
+/// keeps its programs out of the bulk (they run alone, with that limit).
+fn facts_of(
+    decl: &Declared,
+    os: Option<&OsInfo>,
+    host: Option<&Host>,
+    opts: &RunOptions,
+) -> Vec<Fact> {
+    if decl.skip {
+        return Vec::new();
+    }
+    let wanted: Vec<&'static str> = decl.checks.iter().map(|c| c.prop.name).collect();
+    let ask = Ask {
+        os,
+        timeout: decl.timeout.unwrap_or(opts.timeout),
+        host,
+    };
+    let mut facts = decl.resource.facts(&wanted, &ask);
+    if decl.timeout.is_some() {
+        facts.retain(|f| !matches!(f, Fact::Run(_)));
+    }
+    facts
+}
+
+/// Gathers the facts of every resource in bulk: a first round, then a second for
+/// facts that depend on the first round's (the target's OS, its init system). A
+/// second round that names nothing new costs nothing.
+fn prefetch(decls: &[Arc<Declared>], host: &Host, opts: &RunOptions) {
+    if matches!(host.mode(), Mode::Local | Mode::PerFact) {
+        return;
+    }
+    let host = host.with_timeout(opts.timeout);
+    host.prefetch(decls.iter().flat_map(|d| facts_of(d, None, None, opts)));
+    let os = known_os(&host);
+    host.prefetch(
+        decls
+            .iter()
+            .flat_map(|d| facts_of(d, os.as_ref(), Some(&host), opts)),
+    );
+}
+
+/// The OS, when the memo has it without a round trip.
+fn known_os(host: &Host) -> Option<OsInfo> {
+    host.knows(&Fact::Read(crate::os::OS_RELEASE.into()))
+        .then(|| host.os().ok())
+        .flatten()
 }
 
 /// Observes one resource (retrying while `within` allows) and judges its checks.
@@ -216,6 +270,11 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         }
         thread::sleep(left.map_or(opts.retry_interval, |l| l.min(opts.retry_interval)));
         view = view.fresh();
+        if !matches!(view.mode(), Mode::Local | Mode::PerFact) {
+            view.prefetch(facts_of(decl, None, None, opts));
+            let os = known_os(&view);
+            view.prefetch(facts_of(decl, os.as_ref(), Some(&view), opts));
+        }
     }
 }
 

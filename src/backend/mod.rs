@@ -105,6 +105,28 @@ pub trait Backend: Send + Sync {
         )))
     }
 
+    /// Copies `bytes` into the target as an executable file without running anything
+    /// there (ispec's probe), and returns its path. `None`: this backend has no such
+    /// way, so the probe goes in through a shell on the target.
+    fn put_executable(
+        &self,
+        _bytes: &[u8],
+        _timeout: Duration,
+    ) -> Option<Result<String, BackendError>> {
+        None
+    }
+
+    /// Runs `cmd` as the target's superuser, where the backend can without a password
+    /// (a Docker exec as root): to remove a probe that the check user could not.
+    /// `None`: no such way.
+    fn exec_as_root(&self, _cmd: &Cmd, _timeout: Duration) -> Option<Result<Output, BackendError>> {
+        None
+    }
+
+    /// Ends the session once the run is done with the target: removes a throwaway
+    /// container (unless kept). Later calls may fail.
+    fn close(&self) {}
+
     /// Returns true if and only if the target is this machine, so network checks
     /// (`http`, `addr`, `dns`) can run in-process and still see the target's view.
     fn is_local(&self) -> bool {

@@ -1,10 +1,11 @@
 //! `ispec run`: specs × targets (or a suite's targets and their specs) → reports.
 
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -14,7 +15,8 @@ use crate::backend::docker::{Container, ContainerSpec, Owned};
 use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
 use crate::fleet::{self, Job};
-use crate::host::Host;
+use crate::gather::Mode;
+use crate::host::{Host, Phase, Stats};
 use crate::report::{self, Format, ReportFile, Reporter, Tee};
 use crate::run::{RunOptions, Summary};
 
@@ -63,6 +65,9 @@ pub(super) fn run(args: &RunArgs) -> u8 {
             .iter()
             .map(|(format, file)| report::reporter(*format, file.writer(), false)),
     );
+    if args.stats {
+        reporters.push(Box::new(StatsPrinter));
+    }
     let mut out = Tee::new(reporters, progress());
     let opts = RunOptions {
         jobs: usize::from(args.jobs),
@@ -143,7 +148,7 @@ fn connect_jobs(args: &RunArgs, planned: Vec<Planned>, owned: &Arc<Owned>) -> Re
     let mut failed = None;
     for result in connected.iter().flatten() {
         match result {
-            Ok((_, kept)) => {
+            Ok(Connected { kept, .. }) => {
                 // Said also when the run stops here: a kept container stays.
                 if let Some(kept) = kept {
                     eprintln!("{kept}");
@@ -162,20 +167,32 @@ fn connect_jobs(args: &RunArgs, planned: Vec<Planned>, owned: &Arc<Owned>) -> Re
     if let Some(code) = failed {
         return Err(code);
     }
+    let mode = match args.gather.as_str() {
+        _ if args.no_probe => Mode::Script,
+        "script" => Mode::Script,
+        "per-fact" => Mode::PerFact,
+        _ => Mode::Probe,
+    };
     let mut jobs = Vec::new();
     for (p, connected) in planned.into_iter().zip(connected) {
-        if let Some(Ok((backend, _))) = connected {
-            jobs.push(Job {
-                plan: p.plan,
-                host: Host::new(backend),
-            });
+        if let Some(Ok(c)) = connected {
+            let host = Host::gathering(c.backend, mode, usize::from(args.jobs));
+            host.add_phase(c.phase, c.took);
+            jobs.push(Job { plan: p.plan, host });
         }
     }
     Ok(jobs)
 }
 
-/// A connected target, and what to say about it when it was kept (`--keep`).
-type Connected = (Box<dyn Backend>, Option<String>);
+/// A connected target.
+struct Connected {
+    backend: Box<dyn Backend>,
+    /// What to say about it when it was kept (`--keep`).
+    kept: Option<String>,
+    /// What reaching it was: connecting, or starting a throwaway container.
+    phase: Phase,
+    took: Duration,
+}
 
 /// Connects each planned target, up to `parallel` at once, earlier targets first.
 /// Once one fails, throwaway containers not yet begun are not started (`None`): they
@@ -200,8 +217,15 @@ fn connect_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(p) = planned.get(i) else { break };
+                    let began = Instant::now();
+                    let connected = |backend| Connected {
+                        backend,
+                        kept: None,
+                        phase: Phase::Connect,
+                        took: began.elapsed(),
+                    };
                     let result = match &p.target {
-                        TargetSpec::Uri(uri) => backend::connect(uri, options).map(|b| (b, None)),
+                        TargetSpec::Uri(uri) => backend::connect(uri, options).map(connected),
                         TargetSpec::Ssh(ssh) => {
                             let mut options = options.clone();
                             if let Some(sudo) = ssh.sudo {
@@ -210,7 +234,7 @@ fn connect_all(
                             let mut identities = ssh.identities.clone();
                             identities.append(&mut options.ssh.identities);
                             options.ssh.identities = identities;
-                            backend::connect(&ssh.uri, &options).map(|b| (b, None))
+                            backend::connect(&ssh.uri, &options).map(connected)
                         }
                         TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
                         TargetSpec::Image(spec) => {
@@ -238,6 +262,7 @@ fn start(
     owned: &Arc<Owned>,
     spinners: Option<&indicatif::MultiProgress>,
 ) -> Result<Connected, BackendError> {
+    let began = Instant::now();
     let spinner = spinners.map(|lines| {
         let bar = lines.add(indicatif::ProgressBar::new_spinner());
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -253,6 +278,7 @@ fn start(
         bar.finish_and_clear();
     }
     let container = started?;
+    let took = began.elapsed();
     let kept = spec.keep.then(|| {
         let name = container.name().unwrap_or_default();
         format!(
@@ -261,7 +287,12 @@ fn start(
             spec.image
         )
     });
-    Ok((Box::new(container), kept))
+    Ok(Connected {
+        backend: Box::new(container),
+        kept,
+        phase: Phase::Setup,
+        took,
+    })
 }
 
 /// Removes the run's throwaway containers (but kept ones) when dropped.
@@ -335,6 +366,70 @@ fn report_files(reports: &[(Format, std::path::PathBuf)]) -> Result<Vec<(Format,
         }
     }
     Ok(files)
+}
+
+/// `--stats`: what each target's run cost, on standard error as each target ends.
+struct StatsPrinter;
+
+impl Reporter for StatsPrinter {
+    fn start(&mut self, _total: usize) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn resource(&mut self, _results: &[crate::run::CheckResult]) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {
+        eprintln!("{}", stats_text(target, stats));
+        Ok(())
+    }
+
+    fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `--stats` lines for one target.
+pub(crate) fn stats_text(target: &str, stats: &Stats) -> String {
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    let [connect, setup, gather, judge, teardown] = stats.phases;
+    let mut text = format!(
+        "stats {target}: gathered by {}, {} round trip{}, {} sent, {} received\n  \
+         connect {}, setup {}, gather {}, judge {}, teardown {}",
+        stats.mode,
+        stats.round_trips,
+        if stats.round_trips == 1 { "" } else { "s" },
+        bytes(stats.bytes_sent),
+        bytes(stats.bytes_received),
+        ms(connect),
+        ms(setup),
+        ms(gather),
+        ms(judge),
+        ms(teardown),
+    );
+    if !stats.alone.is_empty() {
+        let _ = write!(
+            text,
+            "\n  fetched alone ({} shown): {}",
+            stats.alone.len(),
+            stats.alone.join(", ")
+        );
+    }
+    if let Some(why) = &stats.fallback {
+        let _ = write!(text, "\n  fallback: {why}");
+    }
+    text
+}
+
+fn bytes(n: u64) -> String {
+    // Tenths of a unit are all a person reads here.
+    let tenths = |unit: u64| (n * 10).div_ceil(unit);
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{}.{} KiB", tenths(1024) / 10, tenths(1024) % 10),
+        _ => format!("{}.{} MiB", tenths(1 << 20) / 10, tenths(1 << 20) % 10),
+    }
 }
 
 /// A progress line on standard error, only when it is a terminal.

@@ -6,12 +6,35 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Reporter, duration_secs};
+use crate::host::Stats;
 use crate::run::{CheckResult, Summary};
 
 /// JSON output; written whole at the end of the run.
 pub struct Json {
     out: Box<dyn Write + Send>,
     results: Vec<ResultDoc>,
+    targets: Vec<TargetDoc>,
+}
+
+/// What one target's run cost (`--stats`).
+#[derive(Serialize)]
+struct TargetDoc {
+    target: String,
+    gather: String,
+    fallback: Option<String>,
+    round_trips: u64,
+    bytes_sent: u64,
+    bytes_received: u64,
+    phases_s: PhasesDoc,
+}
+
+#[derive(Serialize)]
+struct PhasesDoc {
+    connect: f64,
+    setup: f64,
+    gather: f64,
+    judge: f64,
+    teardown: f64,
 }
 
 #[derive(Serialize)]
@@ -48,6 +71,7 @@ struct Doc<'a> {
     version: u32,
     summary: SummaryDoc,
     results: &'a [ResultDoc],
+    targets: &'a [TargetDoc],
 }
 
 impl Json {
@@ -56,6 +80,7 @@ impl Json {
         Self {
             out,
             results: Vec::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -88,6 +113,26 @@ impl Reporter for Json {
         Ok(())
     }
 
+    fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {
+        let [connect, setup, gather, judge, teardown] = stats.phases.map(duration_secs);
+        self.targets.push(TargetDoc {
+            target: target.to_string(),
+            gather: stats.mode.clone(),
+            fallback: stats.fallback.clone(),
+            round_trips: stats.round_trips,
+            bytes_sent: stats.bytes_sent,
+            bytes_received: stats.bytes_received,
+            phases_s: PhasesDoc {
+                connect,
+                setup,
+                gather,
+                judge,
+                teardown,
+            },
+        });
+        Ok(())
+    }
+
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         let doc = Doc {
             version: 1,
@@ -101,6 +146,7 @@ impl Reporter for Json {
                 duration_s: duration_secs(s.duration),
             },
             results: &self.results,
+            targets: &self.targets,
         };
         serde_json::to_writer_pretty(&mut self.out, &doc)?;
         writeln!(self.out)?;

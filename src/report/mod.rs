@@ -12,6 +12,7 @@ mod tap;
 use std::io::{self, Write};
 use std::str::FromStr;
 
+use crate::host::Stats;
 use crate::run::{CheckResult, Summary};
 
 pub use file::ReportFile;
@@ -30,6 +31,11 @@ pub trait Reporter: Send {
     /// (and targets) finish, before [`Reporter::resource`] hands the same results on in
     /// order. For progress displays; reports ignore it.
     fn progress(&mut self, _results: &[CheckResult]) {}
+    /// Called once per target after its last resource, in target order, with what
+    /// the target's run cost.
+    fn target_done(&mut self, _target: &str, _stats: &Stats) -> io::Result<()> {
+        Ok(())
+    }
     /// Called once at the end.
     fn finish(&mut self, summary: &Summary) -> io::Result<()>;
 }
@@ -123,6 +129,10 @@ impl Reporter for Tee {
                 bar.set_message(first.resource_name());
             }
         }
+    }
+
+    fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {
+        self.each(|r| r.target_done(target, stats))
     }
 
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {

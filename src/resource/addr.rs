@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -90,6 +91,13 @@ fn parse_id(id: &str) -> Result<Addr, String> {
 }
 
 impl Resource for Addr {
+    fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
+        match self.proto {
+            Proto::Tcp => vec![Fact::Run(self.inside_cmd(ask.timeout))],
+            Proto::Udp => Vec::new(),
+        }
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         if !host.is_local() {
             return self.probe_inside(host);
@@ -120,24 +128,27 @@ impl Resource for Addr {
 }
 
 impl Addr {
+    /// The program that connects from inside a non-local target: half the check's
+    /// time limit (at most 10 s), so that a silent drop ends as "not reachable" before
+    /// the backend's own limit turns it into an error.
+    fn inside_cmd(&self, timeout: Duration) -> Cmd {
+        let secs = (timeout.as_secs() / 2).clamp(1, 10).to_string();
+        Cmd::new("timeout")
+            .arg(secs)
+            .arg("bash")
+            .arg("-c")
+            .arg(r#"exec 3<>"/dev/tcp/$1/$2""#)
+            .arg("ispec")
+            .arg(&self.host)
+            .arg(self.port.to_string())
+    }
+
     /// Connects from inside a non-local target.
     fn probe_inside(&self, host: &Host) -> Result<Observed, ProbeError> {
         if self.proto == Proto::Udp {
             return Err(ProbeError::unsupported("udp addr", &host.target()));
         }
-        // Half the check's time limit (at most 10 s), so that a silent drop ends as
-        // "not reachable" before the backend's own limit turns it into an error.
-        let secs = (host.timeout().as_secs() / 2).clamp(1, 10).to_string();
-        let out = host.run(
-            &Cmd::new("timeout")
-                .arg(secs)
-                .arg("bash")
-                .arg("-c")
-                .arg(r#"exec 3<>"/dev/tcp/$1/$2""#)
-                .arg("ispec")
-                .arg(&self.host)
-                .arg(self.port.to_string()),
-        )?;
+        let out = host.run_memo(&self.inside_cmd(host.timeout()))?;
         let err = out.stderr_text();
         let reachable = match out.status {
             Some(0) => true,
@@ -321,7 +332,7 @@ mod tests {
         let inside = |id: &str| {
             new(id, &Options::new())
                 .unwrap()
-                .probe(&host, &["reachable"])
+                .probe(&host.fresh(), &["reachable"])
         };
         let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = open.local_addr().unwrap().port();

@@ -6,6 +6,7 @@
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, OptDef, OptTy, Options, PropDef, Resource};
@@ -49,8 +50,12 @@ fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
 }
 
 impl Resource for Command {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Run(self.cmd.clone())]
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
-        let out = host.run(&self.cmd)?;
+        let out = host.run_memo(&self.cmd)?;
         let mut seen = Observed::new();
         match out.status {
             Some(code) => seen.set("exit-status", Value::Int(i64::from(code))),

@@ -10,6 +10,7 @@ use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -65,12 +66,22 @@ fn check_name(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+impl Dns {
+    fn getent(&self) -> Cmd {
+        Cmd::new("getent").arg("ahosts").arg(&self.name)
+    }
+}
+
 impl Resource for Dns {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Run(self.getent())]
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let addrs = if host.is_local() {
             self.resolve_here()?
         } else {
-            let out = host.run_memo(&Cmd::new("getent").arg("ahosts").arg(&self.name))?;
+            let out = host.run_memo(&self.getent())?;
             interpret_getent(&out).map_err(ProbeError::Failed)?
         };
         let mut seen = Observed::new();

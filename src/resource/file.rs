@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256, Sha512};
 use crate::backend::FileMeta;
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource, wants};
@@ -169,6 +170,18 @@ impl File {
 }
 
 impl Resource for File {
+    fn facts(&self, wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        let mut facts = vec![
+            Fact::Lstat(self.path.clone()),
+            Fact::Read(super::user::PASSWD_PATH.into()),
+            Fact::Read(super::group::GROUP_PATH.into()),
+        ];
+        if CONTENT_PROPS.iter().any(|p| wants(wanted, p)) {
+            facts.push(Fact::Read(self.path.clone()));
+        }
+        facts
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let mut seen = Observed::new();
         let Some(stat) = self.stat(host)? else {

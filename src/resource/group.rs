@@ -5,6 +5,7 @@
 //! from NSS services (LDAP, SSSD) are not in the file and are not seen.
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -25,7 +26,7 @@ pub(super) const KIND: Kind = Kind {
 };
 
 /// The path this module reads, once per run.
-const GROUP_PATH: &str = "/etc/group";
+pub(super) const GROUP_PATH: &str = "/etc/group";
 
 /// One line of `/etc/group`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +117,10 @@ fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
 }
 
 impl Resource for Group {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Read(GROUP_PATH.into())]
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let mut seen = Observed::new();
         let Some(group) = groups(host)?.into_iter().find(|g| g.name == self.name) else {

@@ -15,6 +15,7 @@ use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, OptDef, OptTy, Options, PropDef, Resource, wants};
@@ -149,6 +150,10 @@ fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
 }
 
 impl Resource for Http {
+    fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Run(curl::request(self, ask.timeout))]
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let response = if host.is_local() {
             self.fetch(host.timeout(), wants(wanted, "body"))?

@@ -10,6 +10,7 @@ use std::net::Ipv6Addr;
 
 use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource, wants};
@@ -189,8 +190,12 @@ fn not_installed(out: &Result<std::sync::Arc<Output>, ProbeError>) -> bool {
     }
 }
 
+fn ip_cmd(object: &str) -> Cmd {
+    Cmd::new("ip").arg("-o").arg(object).arg("show")
+}
+
 fn ip(host: &Host, object: &str) -> Result<Option<String>, ProbeError> {
-    let out = host.run_memo(&Cmd::new("ip").arg("-o").arg(object).arg("show"));
+    let out = host.run_memo(&ip_cmd(object));
     if not_installed(&out) {
         return Ok(None);
     }
@@ -274,6 +279,18 @@ impl Interface {
 }
 
 impl Resource for Interface {
+    fn facts(&self, wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        let dir = format!("/sys/class/net/{}", self.name);
+        let mut facts: Vec<Fact> = ["flags", "mtu", "operstate"]
+            .iter()
+            .map(|f| Fact::Read(format!("{dir}/{f}")))
+            .collect();
+        if wants(wanted, "addrs") {
+            facts.push(Fact::Run(ip_cmd("addr")));
+        }
+        facts
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let mut seen = Observed::new();
         let Some(link) = self.link(host)? else {

@@ -5,6 +5,7 @@
 //! read through [`Host::read_opt`], so a retry sees the kernel anew.
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -99,6 +100,10 @@ impl KernelParam {
 }
 
 impl Resource for KernelParam {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Read(self.path.clone())]
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let bytes = match host.read_opt(&self.path) {
             Ok(Some(bytes)) => bytes,

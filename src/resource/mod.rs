@@ -27,9 +27,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 pub use options::{OptTy, OptValue, Options};
+pub(crate) use process::SCRIPT as PROCESS_SCRIPT;
 
 /// One property a kind can check.
 #[derive(Clone, Copy, Debug)]
@@ -146,6 +148,15 @@ pub trait Resource: fmt::Debug + Send + Sync {
     /// An error here is an error result for every wanted property; a problem with one
     /// property only goes into [`Observed::fail`].
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError>;
+
+    /// The facts [`Resource::probe`] will ask the host for, named in advance so that
+    /// the facts of every check are gathered in one round trip ([`crate::gather`]).
+    /// Naming too few costs a round trip per missing fact when the probe asks for it;
+    /// naming one the probe does not use costs a little transfer. Neither changes a
+    /// result. Facts that depend on the OS are named once `ask.os` is known.
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        Vec::new()
+    }
 }
 
 /// What a probe saw: a value, or why it could not be seen, for each property.

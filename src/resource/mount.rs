@@ -5,6 +5,7 @@
 //! `mount` binary is needed on the target.
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -123,6 +124,10 @@ fn table(host: &Host) -> Result<String, ProbeError> {
 }
 
 impl Resource for Mount {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Read("/proc/mounts".into())]
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let entries = parse_mounts(&table(host)?).map_err(ProbeError::Failed)?;
         let mut seen = Observed::new();

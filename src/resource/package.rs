@@ -8,6 +8,7 @@
 use crate::cmd::{Cmd, Output};
 use crate::expect::version::compare;
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 use crate::os::Family;
 
@@ -188,16 +189,28 @@ fn stdout_of(out: &Output, tool: &str) -> Result<String, ProbeError> {
     }
 }
 
+fn dpkg_cmd() -> Cmd {
+    Cmd::new("dpkg-query").arg("-W").arg("-f").arg(DPKG_FORMAT)
+}
+
+fn rpm_cmd() -> Cmd {
+    Cmd::new("rpm").arg("-qa").arg("--qf").arg(RPM_FORMAT)
+}
+
+fn pacman_cmd() -> Cmd {
+    Cmd::new("pacman").arg("-Q")
+}
+
 /// Reads the target's whole package database (once per run, through the host's memo).
 fn database(host: &Host) -> Result<Vec<Installed>, ProbeError> {
     let os = host.os()?;
     let parsed = match os.family {
         Family::Debian => {
-            let cmd = Cmd::new("dpkg-query").arg("-W").arg("-f").arg(DPKG_FORMAT);
+            let cmd = dpkg_cmd();
             parse_dpkg(&stdout_of(&*host.run_memo(&cmd)?, "dpkg-query")?)
         }
         Family::Rhel | Family::Suse => {
-            let cmd = Cmd::new("rpm").arg("-qa").arg("--qf").arg(RPM_FORMAT);
+            let cmd = rpm_cmd();
             parse_rpm(&stdout_of(&*host.run_memo(&cmd)?, "rpm")?)
         }
         Family::Alpine => match host.read_opt(APK_DB)? {
@@ -209,7 +222,7 @@ fn database(host: &Host) -> Result<Vec<Installed>, ProbeError> {
             }
         },
         Family::Arch => {
-            let cmd = Cmd::new("pacman").arg("-Q");
+            let cmd = pacman_cmd();
             parse_pacman(&stdout_of(&*host.run_memo(&cmd)?, "pacman")?)
         }
         Family::Other => return Err(ProbeError::unsupported("package", &os.id)),
@@ -218,6 +231,24 @@ fn database(host: &Host) -> Result<Vec<Installed>, ProbeError> {
 }
 
 impl Resource for Package {
+    fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
+        match ask.os.map(|os| os.family) {
+            // Before the OS is known: its name, and a guess at the commonest databases
+            // (asking for a program that is not there costs the probe nothing).
+            None => vec![
+                Fact::Read(crate::os::OS_RELEASE.into()),
+                Fact::Read(crate::os::OS_RELEASE_FALLBACK.into()),
+                Fact::Run(dpkg_cmd()),
+                Fact::Read(APK_DB.into()),
+            ],
+            Some(Family::Debian) => vec![Fact::Run(dpkg_cmd())],
+            Some(Family::Rhel | Family::Suse) => vec![Fact::Run(rpm_cmd())],
+            Some(Family::Alpine) => vec![Fact::Read(APK_DB.into())],
+            Some(Family::Arch) => vec![Fact::Run(pacman_cmd())],
+            Some(Family::Other) => Vec::new(),
+        }
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let versions = versions_of(&database(host)?, &self.name);
         let mut seen = Observed::new();

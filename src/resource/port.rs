@@ -12,6 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -207,6 +208,16 @@ fn addresses(table: &Table, version: Version, port: u16) -> Vec<String> {
     ips.iter().map(ToString::to_string).collect()
 }
 
+/// The files [`table`] reads for `proto`.
+fn table_files(proto: Proto) -> [String; 3] {
+    let name = proto.name();
+    [
+        format!("/proc/net/{name}"),
+        format!("/proc/net/{name}6"),
+        "/proc/sys/net/ipv6/bindv6only".to_string(),
+    ]
+}
+
 /// Reads the tables of `proto` (each file once per run for every port check).
 fn table(host: &Host, proto: Proto) -> Result<Table, ProbeError> {
     let name = proto.name();
@@ -232,6 +243,13 @@ fn table(host: &Host, proto: Proto) -> Result<Table, ProbeError> {
 }
 
 impl Resource for Port {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        table_files(self.proto)
+            .into_iter()
+            .map(Fact::Read)
+            .collect()
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let ips = addresses(&table(host, self.proto)?, self.version, self.number);
         let mut seen = Observed::new();

@@ -8,6 +8,7 @@
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource, user};
@@ -37,16 +38,17 @@ const COMM_MAX: usize = 15;
 
 /// Lists every process as `pid NUL euid NUL comm NUL cmdline NUL`, the command line's
 /// own NULs turned into spaces. A process that exits while it is read is left out.
-/// The script's own shell (`$$`) is left out, so it never matches a check; the `tr`
+/// The script's own shell (`$$`) is left out, so it never matches a check, and so is
+/// the process named by its first argument (the shell of a gathering script); the `tr`
 /// it starts are not listed because the glob is expanded before any of them runs.
 /// `read` keeps only the first line of a name that holds a newline. When `/proc` is
 /// mounted with `hidepid` and pid 1 is hidden, other users' processes would silently
 /// be missing, so the script stops instead.
-const SCRIPT: &str = r#"[ -r /proc/self/status ] || { echo '/proc is not mounted' >&2; exit 3; }
+pub(crate) const SCRIPT: &str = r#"[ -r /proc/self/status ] || { echo '/proc is not mounted' >&2; exit 3; }
 [ -r /proc/1/status ] || { echo 'processes of other users are hidden' >&2; exit 4; }
 for d in /proc/[0-9]*; do
   pid=${d#/proc/}
-  [ "$pid" = "$$" ] && continue
+  { [ "$pid" = "$$" ] || [ "$pid" = "${1:-}" ]; } && continue
   uid=
   { while read -r key real eff rest; do
       if [ "$key" = Uid: ]; then uid=$eff; break; fi
@@ -141,6 +143,9 @@ fn parse_processes(out: &[u8]) -> Result<Vec<ProcEntry>, String> {
 
 /// Every process on the target, listed once per run for every check.
 fn processes(host: &Host) -> Result<Vec<ProcEntry>, ProbeError> {
+    if let Some(listing) = host.gathered_processes() {
+        return parse_processes(&listing?).map_err(ProbeError::Failed);
+    }
     let out = match host.run_memo(&Cmd::shell(SCRIPT)) {
         Ok(out) => out,
         // No shell on the target (a `FROM scratch` image): the backend may list the
@@ -188,6 +193,14 @@ fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
 }
 
 impl Resource for Process {
+    fn facts(&self, wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        let mut facts = vec![Fact::Processes];
+        if super::wants(wanted, "users") {
+            facts.push(Fact::Read(user::PASSWD_PATH.into()));
+        }
+        facts
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let matching: Vec<ProcEntry> = processes(host)?
             .into_iter()

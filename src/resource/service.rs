@@ -11,6 +11,7 @@
 
 use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::{Kind, Observed, Options, PropDef, Resource};
@@ -127,7 +128,7 @@ fn detect(host: &Host) -> Result<Init, ProbeError> {
     if pid1 != "init" {
         return Ok(init_of(&pid1, &[]));
     }
-    let out = host.run_memo(&Cmd::shell(MARKS_SCRIPT))?;
+    let out = host.run_memo(&marks_cmd())?;
     let text = stdout_of(&out, "sh", &[0])?;
     Ok(init_of(&pid1, &text.lines().collect::<Vec<_>>()))
 }
@@ -248,13 +249,41 @@ fn running_from(out: &Output, tool: &str, stopped: &[i32]) -> Result<bool, Probe
     }
 }
 
+fn marks_cmd() -> Cmd {
+    Cmd::shell(MARKS_SCRIPT)
+}
+
+fn rc_listing_cmd() -> Cmd {
+    Cmd::new("ls").arg("-1").arg("--").args(RC_DIRS)
+}
+
+fn init_d_listing_cmd() -> Cmd {
+    Cmd::new("ls").arg("-1").arg("--").arg("/etc/init.d")
+}
+
+fn rc_update_cmd() -> Cmd {
+    Cmd::new("rc-update").arg("show").arg("-v")
+}
+
 impl Service {
-    fn systemd(&self, host: &Host) -> Result<(bool, bool), ProbeError> {
-        let cmd = Cmd::new("systemctl")
+    fn systemctl_cmd(&self) -> Cmd {
+        Cmd::new("systemctl")
             .arg("show")
             .arg("--property=LoadState,ActiveState,SubState,UnitFileState")
             .arg("--")
-            .arg(self.unit());
+            .arg(self.unit())
+    }
+
+    fn service_status_cmd(&self) -> Cmd {
+        Cmd::new("service").arg(self.script()).arg("status")
+    }
+
+    fn rc_service_cmd(&self) -> Cmd {
+        Cmd::new("rc-service").arg(self.script()).arg("status")
+    }
+
+    fn systemd(&self, host: &Host) -> Result<(bool, bool), ProbeError> {
+        let cmd = self.systemctl_cmd();
         let text = stdout_of(&*host.run_memo(&cmd)?, "systemctl", &[0])?;
         let units = parse_systemctl_show(&text).map_err(ProbeError::Failed)?;
         let [unit] = &units[..] else {
@@ -268,11 +297,11 @@ impl Service {
     }
 
     fn sysv(&self, host: &Host) -> Result<(Result<bool, ProbeError>, bool), ProbeError> {
-        let listing = host.run_memo(&Cmd::new("ls").arg("-1").arg("--").args(RC_DIRS))?;
+        let listing = host.run_memo(&rc_listing_cmd())?;
         // `ls` exits 2 when some of the directories do not exist; the rest are listed.
         let text = stdout_of(&listing, "ls", &[0, 2])?;
         let enabled = sysv_enabled(&parse_rc_listing(&text), self.script());
-        let status = host.run_memo(&Cmd::new("service").arg(self.script()).arg("status"))?;
+        let status = host.run_memo(&self.service_status_cmd())?;
         // LSB: 1 and 2 are "dead but a pid or lock file is left", 3 "not running";
         // 4 is "unknown", an error.
         Ok((running_from(&status, "service", &[1, 2, 3]), enabled))
@@ -280,7 +309,7 @@ impl Service {
 
     /// True if `/etc/init.d` holds a script for this service (listed once per run).
     fn has_init_script(&self, host: &Host) -> Result<bool, ProbeError> {
-        let listing = match host.run_memo(&Cmd::new("ls").arg("-1").arg("--").arg("/etc/init.d")) {
+        let listing = match host.run_memo(&init_d_listing_cmd()) {
             Ok(listing) => listing,
             // Without `ls` there are no init scripts to run either.
             Err(ProbeError::ToolMissing(_)) => return Ok(false),
@@ -290,13 +319,13 @@ impl Service {
     }
 
     fn openrc(&self, host: &Host) -> Result<(Result<bool, ProbeError>, bool), ProbeError> {
-        let levels = host.run_memo(&Cmd::new("rc-update").arg("show").arg("-v"))?;
+        let levels = host.run_memo(&rc_update_cmd())?;
         let table =
             parse_rc_update(&stdout_of(&levels, "rc-update", &[0])?).map_err(ProbeError::Failed)?;
         let enabled = table
             .iter()
             .any(|(name, levels)| name == self.script() && !levels.is_empty());
-        let status = host.run_memo(&Cmd::new("rc-service").arg(self.script()).arg("status"))?;
+        let status = host.run_memo(&self.rc_service_cmd())?;
         // 3 stopped, 16 inactive, 32 crashed; 4 stopping and 8 starting are in between
         // (an error, which `within` retries). 1 is a service that does not exist.
         let running = if status.status == Some(1) && status.stderr_text().contains("does not exist")
@@ -310,6 +339,29 @@ impl Service {
 }
 
 impl Resource for Service {
+    fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
+        let pid1 = Fact::Read("/proc/1/comm".into());
+        let Some(host) = ask.host.filter(|h| h.knows(&pid1)) else {
+            // First round: what tells the init system.
+            return vec![pid1, Fact::Run(marks_cmd())];
+        };
+        match detect(host) {
+            Ok(Init::Systemd) => vec![Fact::Run(self.systemctl_cmd())],
+            Ok(Init::OpenRc) => vec![Fact::Run(rc_update_cmd()), Fact::Run(self.rc_service_cmd())],
+            Ok(Init::SysV) => vec![
+                Fact::Run(rc_listing_cmd()),
+                Fact::Run(self.service_status_cmd()),
+            ],
+            // No init: its init.d script, if it has one, is asked.
+            Ok(Init::None(_)) => vec![
+                Fact::Run(init_d_listing_cmd()),
+                Fact::Run(rc_listing_cmd()),
+                Fact::Run(self.service_status_cmd()),
+            ],
+            Ok(Init::Unsupported(_)) | Err(_) => Vec::new(),
+        }
+    }
+
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let (running, enabled) = match detect(host)? {
             Init::Systemd => {

@@ -6,6 +6,7 @@
 //! services (LDAP, SSSD) are not in the files and are not seen.
 
 use crate::expect::{Ty, Value};
+use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
 use super::group::{self, GroupEntry};
@@ -30,7 +31,7 @@ pub(super) const KIND: Kind = Kind {
 };
 
 /// The path this module reads, once per run.
-const PASSWD_PATH: &str = "/etc/passwd";
+pub(super) const PASSWD_PATH: &str = "/etc/passwd";
 
 /// One line of `/etc/passwd`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +112,13 @@ fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
 }
 
 impl Resource for User {
+    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
+        vec![
+            Fact::Read(PASSWD_PATH.into()),
+            Fact::Read(super::group::GROUP_PATH.into()),
+        ]
+    }
+
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let entries = passwd(host)?.ok_or_else(|| {
             ProbeError::Failed(format!("`{PASSWD_PATH}` does not exist on the target"))

@@ -77,9 +77,15 @@ fn every_kind_passes_in_a_running_container() {
     assert!(passed, "{doc:#}");
     assert_eq!(kinds, CORE_KINDS, "every core kind is in the fixture spec");
     assert_eq!(doc["results"][0]["target"], started.target());
+    // Gathered by the probe in one batch, or two when a second round depends on the
+    // first (the init system for `service`): put + exec each, never one per check.
+    let stats = &doc["targets"][0];
+    assert_eq!(stats["gather"], "probe", "{stats:#}");
+    assert!(stats["round_trips"].as_u64().unwrap() <= 4, "{stats:#}");
 
-    // `--user` runs the checks as another user of the container; files on a tmpfs
-    // (which the engine's archive endpoint does not see) are found all the same.
+    // `--user` runs the checks as another user of the container, who may not look
+    // into /root; files on a tmpfs (which the engine's archive endpoint does not
+    // see) are found all the same.
     let wrote = Command::new("docker")
         .args(["exec", &started.id, "sh", "-c", "echo hi > /scratch/note"])
         .status()
@@ -98,7 +104,18 @@ fn every_kind_passes_in_a_running_container() {
         "--user",
         "app",
     ]);
-    assert_eq!(code, 0, "{doc:#} {stderr}");
+    assert_eq!(code, 1, "{doc:#} {stderr}");
+    for r in doc["results"].as_array().unwrap() {
+        if r["id"] == "/root/.bashrc" {
+            assert_eq!(r["outcome"], "error", "{r:#}");
+            assert_eq!(
+                r["message"],
+                "permission denied: cannot stat `/root/.bashrc`"
+            );
+        } else {
+            assert_eq!(r["outcome"], "pass", "{r:#}");
+        }
+    }
 }
 
 #[test]

@@ -68,9 +68,37 @@ exit-status = 0
         fields(&[
             ("version", "uint"),
             ("summary", "object"),
-            ("results", "array")
+            ("results", "array"),
+            ("targets", "array")
         ])
     );
+    // What the target cost: the local machine gathers in-process, no round trips.
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(targets.len(), 1);
+    let mut target_shape = shape(&targets[0]);
+    target_shape.retain(|(k, _)| k != "phases_s");
+    assert_eq!(
+        target_shape,
+        fields(&[
+            ("target", "string"),
+            ("gather", "string"),
+            ("fallback", "null"),
+            ("round_trips", "uint"),
+            ("bytes_sent", "uint"),
+            ("bytes_received", "uint"),
+        ])
+    );
+    assert_eq!(
+        (&targets[0]["target"], &targets[0]["gather"]),
+        (&Value::from("local"), &Value::from("local"))
+    );
+    for phase in ["connect", "setup", "gather", "judge", "teardown"] {
+        assert!(
+            targets[0]["phases_s"][phase].is_f64(),
+            "{phase}: {}",
+            targets[0]
+        );
+    }
     assert_eq!(doc["version"], 1);
     let summary = &doc["summary"];
     // `duration_s` is a number of seconds; a fast run may print it as a whole 0.0.

@@ -180,6 +180,9 @@ fn checks_past_the_server_session_limit_wait_for_a_channel() {
         &target,
         "--jobs",
         "6",
+        // One channel per program: the probe would run all six in one.
+        "--gather",
+        "per-fact",
         "--accept-new-host-key",
     ];
     args.extend(login(&key, &known_hosts));

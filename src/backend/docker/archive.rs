@@ -4,9 +4,12 @@
 //! mounts.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use bollard::query_parameters::DownloadFromContainerOptionsBuilder;
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
 use futures_util::StreamExt;
 
 use super::{Container, engine};
@@ -15,7 +18,53 @@ use crate::backend::{BackendError, FileMeta};
 /// How many symlinks a file read follows before giving up.
 const MAX_LINKS: usize = 16;
 
+/// Names the files this process puts in containers apart.
+static PUT: AtomicU32 = AtomicU32::new(0);
+
 impl Container {
+    /// Puts `bytes` in the container as an executable file in `/` (root-owned, mode
+    /// 0755), through the archive endpoint: no program runs in the container. Returns
+    /// its path. A read-only root file system is [`BackendError::Denied`].
+    pub(super) fn put_file(&self, bytes: &[u8], timeout: Duration) -> Result<String, BackendError> {
+        let name = format!(
+            ".ispec-probe-{}-{}",
+            std::process::id(),
+            PUT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        let mut tar = tar::Builder::new(Vec::with_capacity(bytes.len() + 2048));
+        tar.append_data(&mut header, &name, bytes)
+            .and_then(|()| tar.finish())
+            .map_err(|e| BackendError::Failed(format!("cannot pack the probe: {e}")))?;
+        let tar = tar
+            .into_inner()
+            .map_err(|e| BackendError::Failed(format!("cannot pack the probe: {e}")))?;
+        let options = UploadToContainerOptionsBuilder::new().path("/").build();
+        self.engine.block_on(timeout, async {
+            self.engine
+                .api
+                .upload_to_container(&self.id, Some(options), bollard::body_full(tar.into()))
+                .await
+                .map_err(|e| {
+                    let why = format!(
+                        "cannot copy the probe into {}: {}",
+                        self.target,
+                        engine::message(&e)
+                    );
+                    match engine::status(&e) {
+                        Some(400 | 403 | 500) => BackendError::Denied(why),
+                        _ => BackendError::Failed(why),
+                    }
+                })
+        })?;
+        Ok(format!("/{name}"))
+    }
+
     /// The first entry of the archive the engine makes of `path`: its header and,
     /// for a regular file, its content. Directories are not downloaded.
     pub(super) async fn archive_entry(&self, path: &str) -> Result<Option<Entry>, BackendError> {

@@ -161,7 +161,8 @@ impl Container {
             user: None,
             host_pid: None,
             tmpfs: Vec::new(),
-            guard: None,
+            guard: std::sync::Mutex::new(None),
+            name: None,
         };
         let inspect = container.inspect()?;
         container.tmpfs = super::tmpfs_mounts(&inspect);
@@ -185,13 +186,14 @@ impl Container {
         if spec.keep {
             owned.keep(&name);
         }
-        container.guard = Some(guard);
+        container.name = Some(guard.name.clone());
+        container.guard = std::sync::Mutex::new(Some(guard));
         Ok(container)
     }
 
     /// The container's name, e.g. `ispec-4242-0`.
     pub fn name(&self) -> Option<&str> {
-        self.guard.as_ref().map(|g| g.name.as_str())
+        self.name.as_deref()
     }
 
     pub(super) fn inspect(

@@ -12,14 +12,18 @@ use super::{BODY_LIMIT, Http, MAX_REDIRECTS, Response};
 
 /// Makes the request with `curl` on the target.
 pub(super) fn fetch(http: &Http, host: &Host) -> Result<Response, ProbeError> {
-    let timeout = host.timeout();
-    // Whole seconds, rounded up: a fraction would be read by the target's locale.
-    let secs = (timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)).max(1);
-    let out = host.run(&command(http, secs))?;
+    let out = host.run_memo(&request(http, host.timeout()))?;
     interpret(&out, http.follow_redirects).map_err(|e| match e {
         Failure::Timeout => ProbeError::Timeout(host.timeout()),
         Failure::Other(why) => ProbeError::Failed(why),
     })
+}
+
+/// The `curl` command for a request within `timeout`.
+pub(super) fn request(http: &Http, timeout: std::time::Duration) -> Cmd {
+    // Whole seconds, rounded up: a fraction would be read by the target's locale.
+    let secs = (timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0)).max(1);
+    command(http, secs)
 }
 
 /// The `curl` argv for a request; data (URL, headers, body) stays in argv words and

@@ -1,0 +1,434 @@
+//! What ispec asks the probe and how the probe answers, in bytes.
+//!
+//! **Queries** travel in a trailer appended to the probe's own executable, so one
+//! copy into the target carries both the program and everything it must find out:
+//!
+//! ```text
+//! [ELF executable][batch][batch length: u64 LE][QUERY_MAGIC]
+//! ```
+//!
+//! A batch is `jobs: u32`, a count, then each query as a tag byte and its fields;
+//! strings and byte strings are a `u32` LE length and the bytes.
+//!
+//! **Answers** are written to standard output in a framing simple enough that a POSIX
+//! shell script can produce it too (ispec's fallback when the probe cannot run):
+//!
+//! ```text
+//! ISPEC-PROBE 1\n
+//! <index> <code> <len> <len> ...\n<field bytes, one after another>
+//! ...
+//! end <unlinked: 0 | 1>\n
+//! ```
+//!
+//! Answers may come in any order; each names its query by index.
+
+use std::fmt::{self, Write as _};
+
+/// The eight bytes that end a probe carrying a batch.
+pub const QUERY_MAGIC: &[u8; 8] = b"ISPECQ1\n";
+/// The first line of every reply.
+pub const REPLY_HEADER: &str = "ISPEC-PROBE 1\n";
+
+/// One thing to find out on the target.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// A whole file's content.
+    Read(String),
+    /// A path's metadata, not following a final symlink, and a symlink's target.
+    Lstat(String),
+    /// A program's exit status and output.
+    Run(Run),
+    /// Every process: `pid NUL euid NUL comm NUL cmdline NUL` each, the command
+    /// line's own NULs made spaces.
+    Processes,
+}
+
+/// A program to run, as an argv (never a shell line), with a time limit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Run {
+    /// The program (looked up on `PATH`) and its arguments.
+    pub argv: Vec<String>,
+    /// Bytes for its standard input; `None` reads from `/dev/null`.
+    pub input: Option<Vec<u8>>,
+    /// Stopped (with every process it started) after this many milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Every query of one round trip.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// How many programs may run at once.
+    pub jobs: u32,
+    /// The queries, answered by index.
+    pub queries: Vec<Query>,
+}
+
+/// What the probe found for one query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Found: the fields depend on the query. `Read`: the content. `Lstat`: the
+    /// metadata as text, `KIND MODE_OCTAL UID GID SIZE MTIME`, then a symlink's
+    /// target. `Run`: the exit status (`-` when a signal ended it), stdout, stderr.
+    /// `Processes`: the listing.
+    Ok(Vec<Vec<u8>>),
+    /// The path does not exist.
+    NotFound,
+    /// The program does not exist on the target.
+    Missing(String),
+    /// The target refused, and what.
+    Denied(String),
+    /// The program ran past its limit and was stopped.
+    Timeout,
+    /// Anything else, in words.
+    Failed(String),
+}
+
+impl Reply {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Ok(_) => "ok",
+            Self::NotFound => "none",
+            Self::Missing(_) => "missing",
+            Self::Denied(_) => "denied",
+            Self::Timeout => "timeout",
+            Self::Failed(_) => "failed",
+        }
+    }
+
+    fn fields(&self) -> Vec<&[u8]> {
+        match self {
+            Self::Ok(fields) => fields.iter().map(Vec::as_slice).collect(),
+            Self::NotFound | Self::Timeout => Vec::new(),
+            Self::Missing(s) | Self::Denied(s) | Self::Failed(s) => vec![s.as_bytes()],
+        }
+    }
+
+    /// The reply framed for standard output, naming query `index`.
+    pub fn frame(&self, index: usize) -> Vec<u8> {
+        let fields = self.fields();
+        let mut head = format!("{index} {}", self.code());
+        for f in &fields {
+            let _ = write!(head, " {}", f.len());
+        }
+        head.push('\n');
+        let mut out = head.into_bytes();
+        for f in fields {
+            out.extend_from_slice(f);
+        }
+        out
+    }
+}
+
+/// A reply that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireError(pub String);
+
+impl fmt::Display for WireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("a query field under 4 GiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+impl Batch {
+    /// The batch as bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&self.jobs.to_le_bytes());
+        let count = u32::try_from(self.queries.len()).expect("fewer than 4 billion queries");
+        out.extend_from_slice(&count.to_le_bytes());
+        for q in &self.queries {
+            match q {
+                Query::Read(path) => {
+                    out.push(b'R');
+                    put_bytes(&mut out, path.as_bytes());
+                }
+                Query::Lstat(path) => {
+                    out.push(b'L');
+                    put_bytes(&mut out, path.as_bytes());
+                }
+                Query::Run(run) => {
+                    out.push(b'X');
+                    out.extend_from_slice(&run.timeout_ms.to_le_bytes());
+                    let argc = u32::try_from(run.argv.len()).expect("a short argv");
+                    out.extend_from_slice(&argc.to_le_bytes());
+                    for arg in &run.argv {
+                        put_bytes(&mut out, arg.as_bytes());
+                    }
+                    match &run.input {
+                        None => out.push(0),
+                        Some(input) => {
+                            out.push(1);
+                            put_bytes(&mut out, input);
+                        }
+                    }
+                }
+                Query::Processes => out.push(b'P'),
+            }
+        }
+        out
+    }
+
+    /// `probe` with this batch appended as its trailer: what is copied into the target.
+    pub fn appended_to(&self, probe: &[u8]) -> Vec<u8> {
+        let batch = self.encode();
+        let mut out = Vec::with_capacity(probe.len() + batch.len() + 16);
+        out.extend_from_slice(probe);
+        out.extend_from_slice(&batch);
+        out.extend_from_slice(&(batch.len() as u64).to_le_bytes());
+        out.extend_from_slice(QUERY_MAGIC);
+        out
+    }
+
+    /// Reads a batch written by [`Batch::encode`].
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader { bytes, at: 0 };
+        let jobs = r.u32()?;
+        let count = r.u32()?;
+        let mut queries = Vec::new();
+        for _ in 0..count {
+            let query = match r.take(1)?[0] {
+                b'R' => Query::Read(r.string()?),
+                b'L' => Query::Lstat(r.string()?),
+                b'X' => {
+                    let timeout_ms = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+                    let words = r.u32()?;
+                    let argv = (0..words).map(|_| r.string()).collect::<Result<_, _>>()?;
+                    let input = match r.take(1)?[0] {
+                        0 => None,
+                        _ => Some(r.bytes()?.to_vec()),
+                    };
+                    Query::Run(Run {
+                        argv,
+                        input,
+                        timeout_ms,
+                    })
+                }
+                b'P' => Query::Processes,
+                other => return Err(WireError(format!("unknown query tag {other}"))),
+            };
+            queries.push(query);
+        }
+        if r.at != bytes.len() {
+            return Err(WireError("trailing bytes after the batch".into()));
+        }
+        Ok(Self { jobs, queries })
+    }
+
+    /// The batch in the trailer of `file`, if it has one.
+    pub fn from_trailer(file: &[u8]) -> Result<Option<Self>, WireError> {
+        let Some(end) = file.len().checked_sub(16) else {
+            return Ok(None);
+        };
+        if &file[end + 8..] != QUERY_MAGIC {
+            return Ok(None);
+        }
+        let len = u64::from_le_bytes(file[end..end + 8].try_into().expect("8 bytes"));
+        let start = usize::try_from(len)
+            .ok()
+            .and_then(|len| end.checked_sub(len))
+            .ok_or_else(|| WireError("the trailer's length is past the file's start".into()))?;
+        Self::decode(&file[start..end]).map(Some)
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or_else(|| WireError("the batch ends too early".into()))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+
+    fn string(&mut self) -> Result<String, WireError> {
+        String::from_utf8(self.bytes()?.to_vec())
+            .map_err(|_| WireError("a query string is not UTF-8".into()))
+    }
+}
+
+/// Everything a probe (or the fallback script) answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replies {
+    /// One per query, by index; `None` where no answer came.
+    pub replies: Vec<Option<Reply>>,
+    /// Whether the probe removed its own file.
+    pub unlinked: bool,
+    /// Whether the reply ended with its `end` line (a probe that was killed does not).
+    pub complete: bool,
+}
+
+/// Reads a reply to a batch of `queries` queries.
+pub fn parse_replies(out: &[u8], queries: usize) -> Result<Replies, WireError> {
+    let rest = out.strip_prefix(REPLY_HEADER.as_bytes()).ok_or_else(|| {
+        let start = String::from_utf8_lossy(&out[..out.len().min(200)]).into_owned();
+        WireError(format!("not a probe reply: {start:?}"))
+    })?;
+    let mut replies = vec![None; queries];
+    let mut at = 0;
+    while at < rest.len() {
+        let nl = rest[at..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .ok_or_else(|| WireError("a reply line has no end".into()))?;
+        let line = std::str::from_utf8(&rest[at..at + nl])
+            .map_err(|_| WireError("a reply header is not text".into()))?;
+        at += nl + 1;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.first() == Some(&"end") {
+            return Ok(Replies {
+                replies,
+                unlinked: words.get(1) == Some(&"1"),
+                complete: true,
+            });
+        }
+        let bad = || WireError(format!("bad reply header {line:?}"));
+        let [index, code, lens @ ..] = &words[..] else {
+            return Err(bad());
+        };
+        let index: usize = index.parse().map_err(|_| bad())?;
+        let mut fields = Vec::new();
+        for len in lens {
+            let len: usize = len.parse().map_err(|_| bad())?;
+            let field = rest
+                .get(at..at + len)
+                .ok_or_else(|| WireError("a reply ends inside a field".into()))?;
+            fields.push(field.to_vec());
+            at += len;
+        }
+        let text = |fields: &[Vec<u8>]| {
+            fields
+                .first()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .unwrap_or_default()
+        };
+        let reply = match *code {
+            "ok" => Reply::Ok(fields),
+            "none" => Reply::NotFound,
+            "missing" => Reply::Missing(text(&fields)),
+            "denied" => Reply::Denied(text(&fields)),
+            "timeout" => Reply::Timeout,
+            "failed" => Reply::Failed(text(&fields)),
+            _ => return Err(bad()),
+        };
+        let slot = replies.get_mut(index).ok_or_else(bad)?;
+        *slot = Some(reply);
+    }
+    Ok(Replies {
+        replies,
+        unlinked: false,
+        complete: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Batch {
+        Batch {
+            jobs: 4,
+            queries: vec![
+                Query::Read("/etc/passwd".into()),
+                Query::Lstat("/etc/ä".into()),
+                Query::Run(Run {
+                    argv: vec!["sh".into(), "-c".into(), "echo $1".into(), "x y".into()],
+                    input: Some(b"in\0put".to_vec()),
+                    timeout_ms: 1500,
+                }),
+                Query::Run(Run {
+                    argv: vec!["true".into()],
+                    input: None,
+                    timeout_ms: 1,
+                }),
+                Query::Processes,
+            ],
+        }
+    }
+
+    #[test]
+    fn batches_round_trip_through_a_trailer() {
+        let b = batch();
+        assert_eq!(Batch::decode(&b.encode()).unwrap(), b);
+        let file = b.appended_to(b"\x7fELF....");
+        assert_eq!(Batch::from_trailer(&file).unwrap(), Some(b));
+        assert_eq!(Batch::from_trailer(b"\x7fELF....").unwrap(), None);
+        assert_eq!(Batch::from_trailer(b"").unwrap(), None);
+    }
+
+    #[test]
+    fn broken_batches_are_errors() {
+        let bytes = batch().encode();
+        for cut in [1, 9, 20, bytes.len() - 1] {
+            assert!(Batch::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(Batch::decode(&long).is_err());
+        let mut file = b"xx".to_vec();
+        file.extend_from_slice(&u64::MAX.to_le_bytes());
+        file.extend_from_slice(QUERY_MAGIC);
+        assert!(Batch::from_trailer(&file).is_err());
+    }
+
+    #[test]
+    fn replies_round_trip_in_any_order() {
+        let mut out = REPLY_HEADER.as_bytes().to_vec();
+        out.extend(Reply::Ok(vec![b"0".to_vec(), b"a\nb".to_vec(), Vec::new()]).frame(2));
+        out.extend(Reply::NotFound.frame(0));
+        out.extend(Reply::Missing("curl".into()).frame(1));
+        out.extend(Reply::Timeout.frame(3));
+        out.extend(b"end 1\n");
+        let r = parse_replies(&out, 5).unwrap();
+        assert!(r.complete && r.unlinked);
+        assert_eq!(r.replies[0], Some(Reply::NotFound));
+        assert_eq!(r.replies[1], Some(Reply::Missing("curl".into())));
+        assert_eq!(
+            r.replies[2],
+            Some(Reply::Ok(vec![b"0".to_vec(), b"a\nb".to_vec(), Vec::new()]))
+        );
+        assert_eq!(r.replies[3], Some(Reply::Timeout));
+        assert_eq!(r.replies[4], None);
+    }
+
+    #[test]
+    fn cut_or_foreign_replies_are_told_apart() {
+        let mut out = REPLY_HEADER.as_bytes().to_vec();
+        out.extend(Reply::Ok(vec![b"hello".to_vec()]).frame(0));
+        let cut = parse_replies(&out[..out.len() - 2], 1);
+        assert!(cut.is_err());
+        let r = parse_replies(&out, 2).unwrap();
+        assert!(!r.complete);
+        assert!(parse_replies(b"sh: 1: exec format error\n", 1).is_err());
+        assert!(parse_replies(b"ISPEC-PROBE 1\n9 ok 0\n", 1).is_err());
+        // `wc -c` on some systems pads its count with spaces.
+        let padded = parse_replies(b"ISPEC-PROBE 1\n0 ok    2\nhiend 0\n", 1).unwrap();
+        assert_eq!(padded.replies[0], Some(Reply::Ok(vec![b"hi".to_vec()])));
+    }
+}
