@@ -247,7 +247,13 @@ impl Host {
 
     /// Runs `cmd` now (never memoized).
     pub fn run(&self, cmd: &Cmd) -> Result<Output, ProbeError> {
-        self.alone(|| format!("run {cmd}"));
+        self.alone(|| {
+            let line = cmd.to_string();
+            match line.char_indices().nth(60) {
+                Some((cut, _)) => format!("run {}…", &line[..cut]),
+                None => format!("run {line}"),
+            }
+        });
         Ok(self.exec_counted(cmd, self.timeout)?)
     }
 
