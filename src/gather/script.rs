@@ -15,7 +15,7 @@ use crate::cmd::quote;
 /// folder removed on exit, and the helpers each query calls.
 const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
 PATH=${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin; export PATH
-t=$(mktemp -d 2>/dev/null) || { t=${TMPDIR:-/tmp}/.ispec-gather.$$; mkdir -m 700 "$t" || exit 125; }
+t=$(mktemp -d "${TMPDIR:-/tmp}/.ispec-gather.XXXXXX" 2>/dev/null) || { t=${TMPDIR:-/tmp}/.ispec-gather.$$; mkdir -m 700 "$t" || exit 125; }
 trap 'rm -rf "$t"' EXIT
 emit() {
   h="$1 $2"; shift 2

@@ -62,3 +62,5 @@ mod many_hosts;
 mod ssh;
 // The Docker backend against Podman's Docker-compatible service.
 mod podman;
+// Gathering in bulk: round trips of the web-node benchmark spec on Docker and SSH.
+mod round_trips;

@@ -1,0 +1,105 @@
+//! Gathering in bulk: the web-node benchmark spec (`bench/web-node/`) costs a fixed
+//! number of round trips on Docker and SSH, however many checks it has. A count, not a
+//! time: a regression in batching fails here whatever the machine's speed.
+
+use std::path::PathBuf;
+
+use crate::docker_util::{DEBIAN, Started, have_image, wait_ready};
+use crate::ssh_util::{Keys, Sshd};
+use crate::util::{ispec, json_report};
+
+/// The generated web-node spec with `checks` checks.
+fn web_node(checks: usize) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
+        "bench/web-node/generated/ispec/web-node-{checks}.toml"
+    ))
+}
+
+/// Every check passed; returns the target's stats from the JSON report.
+fn passed_with_stats(
+    out: &std::process::Output,
+    checks: usize,
+) -> (serde_json::Value, serde_json::Value) {
+    let (code, doc, err) = json_report(out);
+    assert_eq!(code, 0, "{doc:#} {err}");
+    assert_eq!(doc["summary"]["passed"], checks, "{doc:#}");
+    let stats = doc["targets"][0].clone();
+    (doc, stats)
+}
+
+#[test]
+fn web_node_costs_two_round_trips_in_a_container_at_any_size() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    for checks in [50, 200] {
+        let out = ispec()
+            .arg("run")
+            .arg(web_node(checks))
+            .args(["-t", &started.target(), "--format", "json"])
+            .output()
+            .expect("ispec runs");
+        let (_, stats) = passed_with_stats(&out, checks);
+        // The probe copied in through the archive endpoint, then one exec.
+        assert_eq!(stats["gather"], "probe", "{stats:#}");
+        assert_eq!(stats["round_trips"], 2, "{checks} checks: {stats:#}");
+    }
+    // Without the probe: one shell script, one exec.
+    let out = ispec()
+        .arg("run")
+        .arg(web_node(50))
+        .args(["-t", &started.target(), "--format", "json", "--no-probe"])
+        .output()
+        .expect("ispec runs");
+    let (_, stats) = passed_with_stats(&out, 50);
+    assert_eq!(stats["gather"], "script", "{stats:#}");
+    assert_eq!(stats["round_trips"], 1, "{stats:#}");
+    // Neither the probe nor the script's scratch folder stays behind.
+    let listing = std::process::Command::new("docker")
+        .args(["exec", &started.id, "ls", "-a", "/", "/tmp"])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(!listing.contains("ispec"), "{listing}");
+}
+
+#[test]
+fn web_node_costs_one_round_trip_over_ssh_at_any_size() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let keys = Keys::new();
+    let sshd = Sshd::start(&keys);
+    let (key, known_hosts, target) = (keys.key(), keys.known_hosts(), sshd.target());
+    for checks in [50, 200] {
+        let out = keys
+            .ispec()
+            .arg("run")
+            .arg(web_node(checks))
+            // As root through sudo: the 200-check set reads /etc/sudoers.
+            .args([
+                "-t",
+                &target,
+                "--format",
+                "json",
+                "--accept-new-host-key",
+                "--sudo",
+            ])
+            .arg("-i")
+            .arg(&key)
+            .arg("--known-hosts")
+            .arg(&known_hosts)
+            .output()
+            .expect("ispec runs");
+        let (_, stats) = passed_with_stats(&out, checks);
+        // The probe goes in on standard input of the one command that runs it.
+        assert_eq!(stats["gather"], "probe", "{stats:#}");
+        assert_eq!(stats["round_trips"], 1, "{checks} checks: {stats:#}");
+        assert!(stats["bytes_sent"].as_u64().unwrap() > 100_000, "{stats:#}");
+    }
+    // The probe's temporary file is gone.
+    let listing = sshd.exec("ls -a /tmp /home/app");
+    assert!(!listing.contains("ispec"), "{listing}");
+}
