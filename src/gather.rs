@@ -192,7 +192,7 @@ fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
     let payload = batch.appended_to(PROBE);
     let backend = host.backend();
     let (out, put) = if let Some(put) = backend.put_executable(&payload, limit) {
-        host.count(1, payload.len(), 0);
+        host.count(1, if put.is_ok() { payload.len() } else { 0 }, 0);
         let path = put.map_err(|e| match e {
             // Nowhere to put it (a read-only root): the script needs no file.
             BackendError::Denied(why) | BackendError::Failed(why) => Failure::Unusable(why),

@@ -12,10 +12,16 @@ use ispec_probe::wire::Query;
 use crate::cmd::quote;
 
 /// What every script starts with: the C locale, `sbin` on `PATH`, a private scratch
-/// folder removed on exit, and the helpers each query calls.
+/// folder removed on exit (in `$TMPDIR` or `/tmp`, else `/dev/shm`, which a
+/// read-only container still has, else `/var/tmp`), and the helpers each query calls.
 const PRELUDE: &str = r#"LC_ALL=C; export LC_ALL
 PATH=${PATH:-/usr/bin:/bin}:/usr/local/sbin:/usr/sbin:/sbin; export PATH
-t=$(mktemp -d "${TMPDIR:-/tmp}/.ispec-gather.XXXXXX" 2>/dev/null) || { t=${TMPDIR:-/tmp}/.ispec-gather.$$; mkdir -m 700 "$t" || exit 125; }
+for d in "${TMPDIR:-/tmp}" /dev/shm /var/tmp; do
+  t=$(mktemp -d "$d/.ispec-gather.XXXXXX" 2>/dev/null) && break
+  t=$d/.ispec-gather.$$; mkdir -m 700 "$t" 2>/dev/null && break
+  t=
+done
+[ -n "$t" ] || { echo 'no folder to write in: tried $TMPDIR (or /tmp), /dev/shm and /var/tmp' >&2; exit 125; }
 trap 'rm -rf "$t"' EXIT
 emit() {
   h="$1 $2"; shift 2

@@ -43,10 +43,16 @@ pub(crate) struct Started {
 impl Started {
     /// Starts `image` with extra `docker run` arguments.
     pub(crate) fn run(image: &str, args: &[&str]) -> Self {
+        Self::run_cmd(image, args, &[])
+    }
+
+    /// Starts `image` with extra `docker run` arguments and a command.
+    pub(crate) fn run_cmd(image: &str, args: &[&str], cmd: &[&str]) -> Self {
         let out = Command::new("docker")
             .args(["run", "-d", "--label", TEST_LABEL])
             .args(args)
             .arg(image)
+            .args(cmd)
             .output()
             .expect("docker runs");
         assert!(

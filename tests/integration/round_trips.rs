@@ -103,3 +103,63 @@ fn web_node_costs_one_round_trip_over_ssh_at_any_size() {
     let listing = sshd.exec("ls -a /tmp /home/app");
     assert!(!listing.contains("ispec"), "{listing}");
 }
+
+#[test]
+fn a_read_only_container_is_gathered_by_the_script() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    // The probe cannot be copied into a read-only root; the script needs no file of
+    // its own but a scratch folder, which /dev/shm gives.
+    let started = Started::run_cmd(DEBIAN, &["--read-only", "--entrypoint", "sleep"], &["600"]);
+    let specs = crate::util::Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/passwd\"]\nmode = \"0644\"\nowner = \"root\"\n\n\
+         [command.\"echo hi\"]\nstdout = \"hi\"\n",
+    )]);
+    let out = ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["-t", &started.target(), "--format", "json"])
+        .output()
+        .expect("ispec runs");
+    let (_, stats) = passed_with_stats(&out, 3);
+    assert_eq!(stats["gather"], "script", "{stats:#}");
+    let why = stats["fallback"].as_str().unwrap_or_default();
+    assert!(why.contains("read-only"), "{stats:#}");
+    // The failed copy and the script.
+    assert_eq!(stats["round_trips"], 2, "{stats:#}");
+}
+
+#[test]
+fn a_noexec_tmp_over_ssh_is_gathered_by_the_script() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let keys = Keys::new();
+    let sshd = Sshd::start_with(&keys, &["--tmpfs", "/tmp:rw,noexec,mode=1777"]);
+    let specs = crate::util::Specs::new(&[(
+        "spec.toml",
+        "[file.\"/etc/passwd\"]\nmode = \"0644\"\n\n[process.sshd]\nrunning = true\n",
+    )]);
+    let (key, known_hosts, target) = (keys.key(), keys.known_hosts(), sshd.target());
+    let out = keys
+        .ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["-t", &target, "--format", "json", "--accept-new-host-key"])
+        .arg("-i")
+        .arg(&key)
+        .arg("--known-hosts")
+        .arg(&known_hosts)
+        .output()
+        .expect("ispec runs");
+    let (_, stats) = passed_with_stats(&out, 2);
+    assert_eq!(stats["gather"], "script", "{stats:#}");
+    let why = stats["fallback"].as_str().unwrap_or_default();
+    assert!(why.contains("the probe did not run"), "{stats:#}");
+    // The probe that could not run, then the script.
+    assert_eq!(stats["round_trips"], 2, "{stats:#}");
+    let listing = sshd.exec("ls -a /tmp");
+    assert!(!listing.contains("ispec"), "{listing}");
+}
