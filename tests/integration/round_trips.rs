@@ -102,6 +102,27 @@ fn web_node_costs_one_round_trip_over_ssh_at_any_size() {
     // The probe's temporary file is gone.
     let listing = sshd.exec("ls -a /tmp /home/app");
     assert!(!listing.contains("ispec"), "{listing}");
+
+    // The probe does not list the shell that started it: the one `sh` of the fixture
+    // is its init script.
+    let specs = crate::util::Specs::new(&[(
+        "spec.toml",
+        "[process.sh]\ncount = 1\nargs = \"/bin/sh /usr/local/bin/ispec-fixture-init\"\n\n\
+         [process.sshd]\nrunning = true\n",
+    )]);
+    let out = keys
+        .ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["-t", &target, "--format", "json"])
+        .arg("-i")
+        .arg(&key)
+        .arg("--known-hosts")
+        .arg(&known_hosts)
+        .output()
+        .expect("ispec runs");
+    let (_, stats) = passed_with_stats(&out, 3);
+    assert_eq!(stats["gather"], "probe", "{stats:#}");
 }
 
 #[test]
