@@ -65,9 +65,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
             .iter()
             .map(|(format, file)| report::reporter(*format, file.writer(), false)),
     );
-    if args.stats {
-        reporters.push(Box::new(StatsPrinter));
-    }
+    reporters.push(Box::new(StatsPrinter { all: args.stats }));
     let mut out = Tee::new(reporters, progress());
     let opts = RunOptions {
         jobs: usize::from(args.jobs),
@@ -369,7 +367,10 @@ fn report_files(reports: &[(Format, std::path::PathBuf)]) -> Result<Vec<(Format,
 }
 
 /// `--stats`: what each target's run cost, on standard error as each target ends.
-struct StatsPrinter;
+/// Without `--stats`, only why a target could not be gathered the fast way.
+struct StatsPrinter {
+    all: bool,
+}
 
 impl Reporter for StatsPrinter {
     fn start(&mut self, _total: usize) -> io::Result<()> {
@@ -381,7 +382,11 @@ impl Reporter for StatsPrinter {
     }
 
     fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {
-        eprintln!("{}", stats_text(target, stats));
+        if self.all {
+            eprintln!("{}", stats_text(target, stats));
+        } else if let Some(why) = &stats.fallback {
+            eprintln!("note: {target} was gathered by {}: {why}", stats.mode);
+        }
         Ok(())
     }
 
