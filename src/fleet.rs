@@ -14,7 +14,7 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Instant;
 
-use crate::host::{Host, Stats};
+use crate::host::Host;
 use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::run::{self, CheckResult, RunOptions, Summary};
@@ -33,8 +33,8 @@ enum Event {
     Judged(Vec<CheckResult>),
     /// The next resource of target `.0`, in plan order.
     Resource(usize, Vec<CheckResult>),
-    /// Target `.0` is done, and what it cost.
-    Done(usize, io::Result<Summary>, Box<(String, Stats)>),
+    /// Target `.0` is done.
+    Done(usize, io::Result<Summary>),
 }
 
 /// Hands one target's results to the reporting thread.
@@ -84,9 +84,7 @@ pub fn execute(jobs: &[Job], opts: &RunOptions, out: &mut dyn Reporter) -> io::R
                         tx: tx.clone(),
                     };
                     let done = run::execute(&job.plan, &job.host, opts, &mut forward);
-                    job.host.close();
-                    let stats = Box::new((job.host.target().to_string(), job.host.stats()));
-                    if tx.send(Event::Done(i, done, stats)).is_err() {
+                    if tx.send(Event::Done(i, done)).is_err() {
                         break;
                     }
                 }
@@ -111,7 +109,6 @@ fn report(
 ) -> io::Result<Summary> {
     let mut waiting: Vec<Vec<Vec<CheckResult>>> = vec![Vec::new(); targets];
     let mut done: Vec<Option<Summary>> = vec![None; targets];
-    let mut costs: Vec<Option<Box<(String, Stats)>>> = vec![None; targets];
     // The target whose results go straight to `out`: every one before it is done.
     let mut head = 0;
     for event in events {
@@ -119,13 +116,9 @@ fn report(
             Event::Judged(results) => out.progress(&results),
             Event::Resource(i, results) if i == head => out.resource(&results)?,
             Event::Resource(i, results) => waiting[i].push(results),
-            Event::Done(i, summary, cost) => {
+            Event::Done(i, summary) => {
                 done[i] = Some(summary?);
-                costs[i] = Some(cost);
                 while head < targets && done[head].is_some() {
-                    if let Some(cost) = costs[head].take() {
-                        out.target_done(&cost.0, &cost.1)?;
-                    }
                     head += 1;
                     for results in waiting
                         .get_mut(head)
@@ -185,10 +178,6 @@ mod tests {
         }
     }
 
-    fn cost(target: usize) -> Box<(String, Stats)> {
-        Box::new((format!("t{target}"), Stats::default()))
-    }
-
     /// Remembers what it heard: `p t/id` for progress, `r t/id` for results.
     #[derive(Default)]
     struct Heard(Vec<String>);
@@ -206,10 +195,6 @@ mod tests {
             self.0
                 .push(format!("p {}/{}", results[0].target, results[0].id));
         }
-        fn target_done(&mut self, target: &str, _stats: &Stats) -> io::Result<()> {
-            self.0.push(format!("d {target}"));
-            Ok(())
-        }
         fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
             Ok(())
         }
@@ -226,11 +211,11 @@ mod tests {
             Resource(0, result(0, 0)),
             Judged(result(2, 0)),
             Resource(2, result(2, 0)),
-            Done(1, Ok(summary(1)), cost(1)),
-            Done(2, Ok(summary(1)), cost(2)),
+            Done(1, Ok(summary(1))),
+            Done(2, Ok(summary(1))),
             Judged(result(0, 1)),
             Resource(0, result(0, 1)),
-            Done(0, Ok(summary(2)), cost(0)),
+            Done(0, Ok(summary(2))),
         ];
         let mut heard = Heard::default();
         let total = report(events.into_iter(), 3, &mut heard).unwrap();
@@ -238,8 +223,7 @@ mod tests {
         assert_eq!(
             heard.0,
             [
-                "p t1/0", "p t0/0", "r t0/0", "p t2/0", "p t0/1", "r t0/1", "d t0", "r t1/0",
-                "d t1", "r t2/0", "d t2"
+                "p t1/0", "p t0/0", "r t0/0", "p t2/0", "p t0/1", "r t0/1", "r t1/0", "r t2/0"
             ]
         );
     }

@@ -33,7 +33,7 @@ use crate::os::OsInfo;
 /// make it (see `build.rs`).
 static PROBE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ispec-probe"));
 
-/// The architecture the embedded probe runs on, as `uname -m` and Docker say it.
+/// The CPU the embedded probe runs on, as `uname -m` names it.
 pub const PROBE_ARCH: &str = std::env::consts::ARCH;
 
 /// One fact a check needs, named before it is gathered.
@@ -167,7 +167,10 @@ fn batch_limit(host: &Host, facts: &[Fact]) -> Duration {
 ///
 /// In a shell, the probe goes to a private temporary file; the shell that runs it
 /// names itself in `ISPEC_PROBE_SHELL` so the process listing leaves it out.
-const PROBE_SHELL: &str = r#"umask 077
+const PROBE_SHELL: &str = r#"if m=$(uname -m 2>/dev/null) && [ "$m" != "$1" ]; then
+  cat >/dev/null; echo "the probe is built for $1, this host is $m" >&2; exit 126
+fi
+umask 077
 d=${TMPDIR:-/tmp}
 f=$(mktemp "$d/.ispec-probe.XXXXXX" 2>/dev/null) || { f=$d/.ispec-probe.$$; set -C; : >"$f" || exit 125; set +C; }
 if ! cat >"$f"; then rm -f "$f"; exit 125; fi
@@ -191,7 +194,7 @@ fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
     };
     let payload = batch.appended_to(PROBE);
     let backend = host.backend();
-    let (out, put) = if let Some(put) = backend.put_executable(&payload, limit) {
+    let (out, put) = if let Some(put) = backend.put_executable(&payload, PROBE_ARCH, limit) {
         host.count(1, if put.is_ok() { payload.len() } else { 0 }, 0);
         let path = put.map_err(|e| match e {
             // Nowhere to put it (a read-only root): the script needs no file.
@@ -203,7 +206,7 @@ fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
             .map_err(|e| unusable_or_transport(e, "the probe"))?;
         (out, Some(path))
     } else {
-        let cmd = Cmd::shell(PROBE_SHELL).stdin(payload);
+        let cmd = Cmd::shell(PROBE_SHELL).arg(PROBE_ARCH).stdin(payload);
         let out = host
             .exec_counted(&cmd, limit)
             .map_err(|e| unusable_or_transport(e, "sh"))?;
@@ -218,7 +221,8 @@ fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
                 out.stderr_text().trim().to_string()
             };
             if let Some(path) = &put {
-                remove_put(host, path);
+                // It did not run, so it cannot remove itself.
+                remove_put(host, &Cmd::new("rm").arg("-f").arg("--").arg(path), path);
             }
             return Err(Failure::Unusable(format!(
                 "the probe did not run (exit status {}): {why}",
@@ -228,26 +232,30 @@ fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
     };
     if let Some(path) = &put {
         if !replies.unlinked {
-            remove_put(host, path);
+            remove_put(host, &Cmd::new(path).arg("--unlink"), path);
         }
     }
     fill(host, facts, replies.replies);
     Ok(())
 }
 
-/// Removes a probe the check user could not remove itself (a non-root container user
-/// in a folder only root may write).
-fn remove_put(host: &Host, path: &str) {
-    let cmd = Cmd::new(path).arg("--unlink");
-    if let Some(done) = host.backend().exec_as_root(&cmd, Duration::from_secs(30)) {
-        host.count(1, 0, 0);
-        if let Err(e) = done {
-            eprintln!(
-                "warning: could not remove ispec's probe `{path}` from {}: {e}",
-                host.target()
-            );
-        }
-    }
+/// Removes, as root, a probe that did not remove itself: with `remove`, which is the
+/// probe itself (`--unlink`: a non-root container user may not write in `/`) or `rm`
+/// (the probe could not run). Says so when that fails too.
+fn remove_put(host: &Host, remove: &Cmd, path: &str) {
+    let Some(done) = host.backend().exec_as_root(remove, Duration::from_secs(30)) else {
+        return;
+    };
+    host.count(1, 0, 0);
+    let why = match done {
+        Ok(out) if out.success() => return,
+        Ok(out) => out.stderr_text().trim().to_string(),
+        Err(e) => e.to_string(),
+    };
+    eprintln!(
+        "warning: could not remove ispec's probe `{path}` from {} ({why}); remove it by hand",
+        host.target()
+    );
 }
 
 fn unusable_or_transport(e: BackendError, program: &str) -> Failure {

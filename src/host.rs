@@ -265,7 +265,9 @@ impl Host {
     ) -> Result<Output, BackendError> {
         let out = self.shared.backend.exec(cmd, timeout);
         let received = out.as_ref().map_or(0, |o| o.stdout.len() + o.stderr.len());
-        self.count(1, cmd.input().map_or(0, <[u8]>::len), received);
+        let sent =
+            cmd.argv().iter().map(String::len).sum::<usize>() + cmd.input().map_or(0, <[u8]>::len);
+        self.count(1, sent, received);
         out
     }
 
@@ -313,8 +315,12 @@ impl Host {
         }
     }
 
-    /// Notes a fact fetched in a round trip of its own, for `--stats`.
+    /// Notes a fact fetched in a round trip of its own, for `--stats` (on this
+    /// machine every fact is, at no network cost: not noted).
     fn alone(&self, fact: impl FnOnce() -> String) {
+        if self.shared.backend.is_local() {
+            return;
+        }
         let mut alone = self
             .shared
             .alone

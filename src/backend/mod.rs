@@ -105,12 +105,15 @@ pub trait Backend: Send + Sync {
         )))
     }
 
-    /// Copies `bytes` into the target as an executable file without running anything
-    /// there (ispec's probe), and returns its path. `None`: this backend has no such
-    /// way, so the probe goes in through a shell on the target.
+    /// Copies `bytes`, a program for the CPU `arch` (as `uname -m` names it), into the
+    /// target as an executable file without running anything there (ispec's probe),
+    /// and returns its path. A target of another CPU is [`BackendError::Failed`].
+    /// `None`: this backend has no such way, so the probe goes in through a shell on
+    /// the target.
     fn put_executable(
         &self,
         _bytes: &[u8],
+        _arch: &str,
         _timeout: Duration,
     ) -> Option<Result<String, BackendError>> {
         None

@@ -453,6 +453,16 @@ fn progress() -> Option<indicatif::ProgressBar> {
 fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
     out.start(jobs.iter().map(|j| j.plan.check_count()).sum())?;
     let total = fleet::execute(jobs, opts, out)?;
+    // Throwaway containers go once every target is done (targets of one run may
+    // reach each other), all at once; then what each target cost is told.
+    thread::scope(|scope| {
+        for job in jobs {
+            scope.spawn(|| job.host.close());
+        }
+    });
+    for job in jobs {
+        out.target_done(job.host.target(), &job.host.stats())?;
+    }
     out.finish(&total)?;
     Ok(total)
 }

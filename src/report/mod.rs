@@ -31,8 +31,8 @@ pub trait Reporter: Send {
     /// (and targets) finish, before [`Reporter::resource`] hands the same results on in
     /// order. For progress displays; reports ignore it.
     fn progress(&mut self, _results: &[CheckResult]) {}
-    /// Called once per target after its last resource, in target order, with what
-    /// the target's run cost.
+    /// Called once per target after every target's last resource (and its teardown),
+    /// in target order, with what the target's run cost.
     fn target_done(&mut self, _target: &str, _stats: &Stats) -> io::Result<()> {
         Ok(())
     }

@@ -133,7 +133,9 @@ fn file_type(stat_name: &str) -> &'static str {
 impl File {
     fn stat(&self, host: &Host) -> Result<Option<Stat>, ProbeError> {
         if let Some(native) = host.lstat(&self.path) {
-            return native?.map(|meta| named(host, meta)).transpose();
+            return native?
+                .map(|meta| named(host, meta, &self.path))
+                .transpose();
         }
         let out = host.run(
             &Cmd::new("stat")
@@ -271,14 +273,29 @@ impl File {
 }
 
 /// A native stat with owner and group named from the target's own account files
-/// (read once per run; the engine's names would be those of its own machine).
-fn named(host: &Host, meta: FileMeta) -> Result<Stat, ProbeError> {
-    let owner = super::user::passwd(host)?
+/// (read once per run; the engine's names would be those of its own machine). An id
+/// the files do not name (an LDAP or SSSD account) is asked of the target's `stat`,
+/// which asks its name service; without `stat` it stays unnamed.
+fn named(host: &Host, meta: FileMeta, path: &str) -> Result<Stat, ProbeError> {
+    let mut owner = super::user::passwd(host)?
         .and_then(|users| users.into_iter().find(|u| u.uid == meta.uid))
         .map(|u| u.name);
-    let group = super::group::groups_opt(host)?
+    let mut group = super::group::groups_opt(host)?
         .and_then(|groups| groups.into_iter().find(|g| g.gid == meta.gid))
         .map(|g| g.name);
+    if owner.is_none() || group.is_none() {
+        let asked = host.run(&Cmd::new("stat").arg("-c").arg("%U|%G").arg("--").arg(path));
+        if let Ok(out) = &asked
+            && out.success()
+        {
+            let text = out.stdout_text();
+            let known = |s: &str| (s != "UNKNOWN").then(|| s.to_string());
+            if let Some((u, g)) = text.trim_end().split_once('|') {
+                owner = owner.or_else(|| known(u));
+                group = group.or_else(|| known(g));
+            }
+        }
+    }
     Ok(Stat {
         kind: meta.kind,
         mode: meta.mode,

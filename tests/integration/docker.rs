@@ -123,6 +123,41 @@ fn every_kind_passes_in_a_running_container() {
         .unwrap();
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert!(!listing.contains("ispec-probe"), "{listing}");
+
+    // An owner no account file names: the container's own `stat` is asked, which
+    // knows no name either: an error, never a name made up.
+    let made = Command::new("docker")
+        .args([
+            "exec",
+            &started.id,
+            "sh",
+            "-c",
+            "touch /tmp/o && chown 4242:4343 /tmp/o",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/tmp/o\"]\nuid = 4242\ngid = 4343\nowner = \"x\"\ngroup = \"x\"\n",
+    )]);
+    let (code, doc, stderr) = run_json(&[
+        specs.path("spec.toml").to_str().unwrap(),
+        "-t",
+        &started.target(),
+    ]);
+    assert_eq!(code, 1, "{doc:#} {stderr}");
+    let outcome = |prop| crate::util::result(&doc, "file", "/tmp/o", prop).clone();
+    assert_eq!(outcome("uid")["outcome"], "pass");
+    assert_eq!(outcome("gid")["outcome"], "pass");
+    assert_eq!(
+        outcome("owner")["message"],
+        "user id 4242 has no name on the target (no entry in `/etc/passwd`)"
+    );
+    assert_eq!(
+        outcome("group")["message"],
+        "group id 4343 has no name on the target (no entry in `/etc/group`)"
+    );
 }
 
 #[test]

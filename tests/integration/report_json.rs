@@ -72,7 +72,7 @@ exit-status = 0
             ("targets", "array")
         ])
     );
-    // What the target cost: the local machine gathers in-process, no round trips.
+    // What the target cost: the local machine answers each fact when asked.
     let targets = doc["targets"].as_array().expect("targets");
     assert_eq!(targets.len(), 1);
     let mut target_shape = shape(&targets[0]);

@@ -184,3 +184,106 @@ fn a_noexec_tmp_over_ssh_is_gathered_by_the_script() {
     let listing = sshd.exec("ls -a /tmp");
     assert!(!listing.contains("ispec"), "{listing}");
 }
+
+/// Loads a copy of `image` whose configuration claims the CPU `arch` (its programs
+/// stay what they are), as `ispec-test/arch:ARCH`.
+fn relabelled(image: &str, arch: &str) -> String {
+    use sha2::Digest;
+    use std::fmt::Write as _;
+    use std::io::{Read, Write};
+    let saved = std::process::Command::new("docker")
+        .args(["save", image])
+        .output()
+        .expect("docker runs");
+    assert!(saved.status.success());
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in tar::Archive::new(&saved.stdout[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        files.push((path, bytes));
+    }
+    let name = format!("ispec-test/arch:{arch}");
+    let manifest_at = files
+        .iter()
+        .position(|(p, _)| p == "manifest.json")
+        .unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&files[manifest_at].1).unwrap();
+    let config_name = manifest[0]["Config"].as_str().unwrap().to_string();
+    let config_at = files.iter().position(|(p, _)| *p == config_name).unwrap();
+    let mut config: serde_json::Value = serde_json::from_slice(&files[config_at].1).unwrap();
+    config["architecture"] = arch.into();
+    let config = serde_json::to_vec(&config).unwrap();
+    // The configuration is named by its digest.
+    let digest = sha2::Sha256::digest(&config)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+    files[config_at] = (format!("{digest}.json"), config);
+    manifest[0]["Config"] = format!("{digest}.json").into();
+    manifest[0]["RepoTags"] = serde_json::json!([name]);
+    files[manifest_at].1 = serde_json::to_vec(&manifest).unwrap();
+    files.retain(|(p, _)| p != "repositories");
+    let mut out = tar::Builder::new(Vec::new());
+    for (path, bytes) in &files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(if path.ends_with('/') { 0o755 } else { 0o644 });
+        if path.ends_with('/') {
+            header.set_entry_type(tar::EntryType::Directory);
+        }
+        out.append_data(&mut header, path, &bytes[..]).unwrap();
+    }
+    let tar = out.into_inner().unwrap();
+    let mut load = std::process::Command::new("docker")
+        .args(["load", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("docker runs");
+    load.stdin.take().unwrap().write_all(&tar).unwrap();
+    assert!(load.wait().unwrap().success());
+    name
+}
+
+#[test]
+fn an_image_for_another_cpu_gets_no_probe() {
+    if !have_image(crate::docker_util::SCRATCH) {
+        return;
+    }
+    // The scratch server runs here whatever its image claims; the probe is not sent.
+    let (here, other) = if cfg!(target_arch = "x86_64") {
+        ("amd64", "arm64")
+    } else {
+        ("arm64", "amd64")
+    };
+    let image = relabelled(crate::docker_util::SCRATCH, other);
+    let specs = crate::util::Specs::new(&[(
+        "spec.toml",
+        "[file.\"/ispec-scratch-server\"]\nmode = \"0755\"\n",
+    )]);
+    let label = crate::docker_util::case_label("arch");
+    let out = ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["--image", &image, "--wait-port", "8080", "--label", &label])
+        .args(["--format", "json"])
+        .output()
+        .expect("ispec runs");
+    let (_, stats) = passed_with_stats(&out, 1);
+    assert_eq!(stats["gather"], "per-fact", "{stats:#}");
+    let why = stats["fallback"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with(&format!(
+            "the probe is built for {here}, the image for {other}"
+        )),
+        "{stats:#}"
+    );
+    crate::docker_util::assert_none_left(&label);
+    let _ = std::process::Command::new("docker")
+        .args(["rmi", &image])
+        .output();
+}

@@ -48,6 +48,8 @@ pub struct Container {
     guard: Mutex<Option<throwaway::Guard>>,
     /// A throwaway container's name.
     name: Option<String>,
+    /// Its image's CPU architecture, once asked (`amd64`, `arm64`, ...).
+    arch: std::sync::OnceLock<String>,
 }
 
 impl Container {
@@ -94,6 +96,7 @@ impl Container {
             tmpfs,
             guard: Mutex::new(None),
             name: None,
+            arch: std::sync::OnceLock::new(),
         })
     }
 
@@ -257,11 +260,30 @@ impl Backend for Container {
     fn put_executable(
         &self,
         bytes: &[u8],
+        arch: &str,
         timeout: Duration,
     ) -> Option<Result<String, BackendError>> {
         // Podman's archive endpoint is not the engine's: the probe goes in by `sh`.
         if self.engine.podman {
             return None;
+        }
+        // Docker names CPUs as Go does.
+        let wanted = match arch {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let arch = match self.arch.get() {
+            Some(arch) => arch.clone(),
+            None => match self.image(None, timeout) {
+                Ok(image) => self.arch.get_or_init(|| image.architecture).clone(),
+                Err(e) => return Some(Err(e)),
+            },
+        };
+        if !arch.is_empty() && arch != wanted {
+            return Some(Err(BackendError::Failed(format!(
+                "the probe is built for {wanted}, the image for {arch}"
+            ))));
         }
         Some(self.put_file(bytes, timeout))
     }

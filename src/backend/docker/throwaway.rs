@@ -163,6 +163,7 @@ impl Container {
             tmpfs: Vec::new(),
             guard: std::sync::Mutex::new(None),
             name: None,
+            arch: std::sync::OnceLock::new(),
         };
         let inspect = container.inspect()?;
         container.tmpfs = super::tmpfs_mounts(&inspect);
