@@ -587,16 +587,26 @@ fn a_suite_starts_image_targets_with_their_options() {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("note.txt"), "from the host").unwrap();
     let (key, value) = label.split_once('=').unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let specs = Specs::new(&[
         (
             "ispec.toml",
             &format!(
                 "[target.web]\nimage = \"{DEBIAN}\"\nenv = {{ GREETING = \"hi\" }}\n\
                  labels = {{ \"{key}\" = \"{value}\" }}\ntmpfs = [\"/scratch\"]\n\
-                 volumes = [\"{}:/data:ro\"]\n\
-                 wait = {{ port = 80, within = \"30s\" }}\nspecs = [\"web.toml\"]\n",
+                 volumes = [\"{}:/data:ro\"]\nports = [\"{port}:80\"]\n\
+                 wait = {{ port = 80, within = \"30s\" }}\nspecs = [\"web.toml\"]\n\n\
+                 [target.outside]\nlocal = true\nspecs = [\"outside.toml\"]\n",
                 data.path().display()
             ),
+        ),
+        (
+            "outside.toml",
+            &format!("[http.\"http://127.0.0.1:{port}/\"]\nstatus = 200\n"),
         ),
         (
             "web.toml",
@@ -606,9 +616,11 @@ fn a_suite_starts_image_targets_with_their_options() {
              [port.\"tcp:80\"]\nlistening = true\n",
         ),
     ]);
+    // One target at a time: the container is checked from outside after its own
+    // checks are done, so it must stay until every target is.
     let out = ispec()
         .current_dir(specs.dir())
-        .args(["run", "--format", "json"])
+        .args(["run", "--format", "json", "--parallel", "1"])
         .output()
         .unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
@@ -618,7 +630,7 @@ fn a_suite_starts_image_targets_with_their_options() {
         "{doc:#} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(doc["summary"]["passed"], 4);
+    assert_eq!(doc["summary"]["passed"], 5);
     assert_none_left(&label);
 }
 
