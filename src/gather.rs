@@ -103,8 +103,20 @@ pub(crate) enum Failure {
 /// Fetches `facts` in one batch the host's current way and fills its memo. A way that
 /// turns out unusable is dropped for the rest of the run, with the reason kept for
 /// `--stats`.
-pub(crate) fn batch(host: &Host, facts: &[Fact]) {
+///
+/// A `light` batch (a `within` retry of one resource: a few facts, maybe many times)
+/// carries no probe: it goes by the script where the target has a shell, else fact by
+/// fact, and changes nothing for the other batches.
+pub(crate) fn batch(host: &Host, facts: &[Fact], light: bool) {
     if facts.is_empty() {
+        return;
+    }
+    if light && host.mode() == Mode::Probe {
+        if host.script_works() {
+            if let Err(Failure::Unusable(_)) = by_script(host, facts) {
+                host.script_failed();
+            }
+        }
         return;
     }
     loop {
@@ -129,6 +141,7 @@ pub(crate) fn batch(host: &Host, facts: &[Fact]) {
                 let next = if mode == Mode::Probe {
                     Mode::Script
                 } else {
+                    host.script_failed();
                     Mode::PerFact
                 };
                 host.downgrade(mode, next, why);

@@ -132,6 +132,8 @@ struct Shared {
     alone: Mutex<Vec<String>>,
     /// How many programs may run at once on the target.
     jobs: usize,
+    /// False once the gathering script turned out not to work here.
+    script_works: std::sync::atomic::AtomicBool,
 }
 
 /// A target as resources see it.
@@ -176,6 +178,7 @@ impl Host {
                 phases: Mutex::default(),
                 alone: Mutex::default(),
                 jobs: jobs.max(1),
+                script_works: std::sync::atomic::AtomicBool::new(true),
             }),
             memo: Arc::default(),
             timeout: Duration::from_secs(30),
@@ -364,13 +367,33 @@ impl Host {
 
     /// Fetches in bulk those of `facts` not known yet (see [`crate::gather`]).
     pub fn prefetch(&self, facts: impl IntoIterator<Item = Fact>) {
+        gather::batch(self, &self.unknown(facts), false);
+    }
+
+    /// Like [`Host::prefetch`], for a few facts that may be asked for again and again
+    /// (a `within` retry): without copying the probe in.
+    pub fn prefetch_light(&self, facts: impl IntoIterator<Item = Fact>) {
+        gather::batch(self, &self.unknown(facts), true);
+    }
+
+    fn unknown(&self, facts: impl IntoIterator<Item = Fact>) -> Vec<Fact> {
         let mut wanted: Vec<Fact> = Vec::new();
         for fact in facts {
             if !self.knows(&fact) && !wanted.contains(&fact) {
                 wanted.push(fact);
             }
         }
-        gather::batch(self, &wanted);
+        wanted
+    }
+
+    /// Returns true unless the gathering script failed on this target.
+    pub(crate) fn script_works(&self) -> bool {
+        self.shared.script_works.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the gathering script does not work on this target.
+    pub(crate) fn script_failed(&self) {
+        self.shared.script_works.store(false, Ordering::Relaxed);
     }
 
     /// Returns true if `fact` is in the memo already.

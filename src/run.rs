@@ -271,9 +271,9 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         thread::sleep(left.map_or(opts.retry_interval, |l| l.min(opts.retry_interval)));
         view = view.fresh();
         if !matches!(view.mode(), Mode::Local | Mode::PerFact) {
-            view.prefetch(facts_of(decl, None, None, opts));
+            view.prefetch_light(facts_of(decl, None, None, opts));
             let os = known_os(&view);
-            view.prefetch(facts_of(decl, os.as_ref(), Some(&view), opts));
+            view.prefetch_light(facts_of(decl, os.as_ref(), Some(&view), opts));
         }
     }
 }

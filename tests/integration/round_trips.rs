@@ -287,3 +287,40 @@ fn an_image_for_another_cpu_gets_no_probe() {
         .args(["rmi", &image])
         .output();
 }
+
+#[test]
+fn retries_carry_no_probe() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    let specs = crate::util::Specs::new(&[(
+        "spec.toml",
+        "[file.\"/tmp/flag\"]\nexists = true\nwithin = \"20s\"\n",
+    )]);
+    let id = started.id.clone();
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        std::process::Command::new("docker")
+            .args(["exec", &id, "touch", "/tmp/flag"])
+            .status()
+            .unwrap()
+    });
+    let out = ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["-t", &started.target(), "--format", "json"])
+        .output()
+        .expect("ispec runs");
+    assert!(later.join().unwrap().success());
+    let (doc, stats) = passed_with_stats(&out, 1);
+    let attempts = doc["results"][0]["attempts"].as_u64().unwrap();
+    assert!(attempts > 1, "{doc:#}");
+    // The probe went in once (copy + exec); each retry was one small script.
+    assert_eq!(stats["round_trips"], 2 + attempts - 1, "{stats:#}");
+    assert!(
+        stats["bytes_sent"].as_u64().unwrap() < 2_000_000,
+        "{stats:#}"
+    );
+}
