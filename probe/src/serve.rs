@@ -190,20 +190,25 @@ pub fn processes() -> Reply {
     }
     let own = std::process::id().to_string();
     let shell = std::env::var("ISPEC_PROBE_SHELL").unwrap_or_default();
-    let entries = match std::fs::read_dir("/proc") {
-        Ok(entries) => entries,
-        Err(e) => return Reply::Failed(format!("cannot list `/proc`: {e}")),
-    };
+    match listing(Path::new("/proc"), &[&own, &shell]) {
+        Ok(listing) => Reply::Ok(vec![listing]),
+        Err(e) => Reply::Failed(format!("cannot list `/proc`: {e}")),
+    }
+}
+
+/// Every process under `proc` (a `/proc`, maybe seen from outside its namespace)
+/// but the pids in `skip`, as `pid NUL euid NUL comm NUL cmdline NUL`, the command
+/// line's own NULs made spaces. A process that exits while it is read is left out.
+pub fn listing(proc: &Path, skip: &[&str]) -> io::Result<Vec<u8>> {
     let mut listing = Vec::new();
-    for entry in entries.flatten() {
+    for entry in std::fs::read_dir(proc)?.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if name == own || name == shell {
+        if skip.contains(&name.as_str()) {
             continue;
         }
-        // A process that exits while it is read is left out.
         let dir = entry.path();
         let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
             continue;
@@ -234,7 +239,7 @@ pub fn processes() -> Reply {
             listing.push(0);
         }
     }
-    Reply::Ok(vec![listing])
+    Ok(listing)
 }
 
 /// `PATH` for the programs the probe runs: the target's own, with the `sbin` folders

@@ -3,6 +3,7 @@
 //! time: a regression in batching fails here whatever the machine's speed.
 
 use std::path::PathBuf;
+use std::process::Output;
 
 use crate::docker_util::{DEBIAN, Started, have_image, wait_ready};
 use crate::ssh_util::{Keys, Sshd};
@@ -13,6 +14,27 @@ fn web_node(checks: usize) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
         "bench/web-node/generated/ispec/web-node-{checks}.toml"
     ))
+}
+
+/// `ispec run SPEC -t TARGET --format json` with the test's key and known hosts.
+fn over_ssh(keys: &Keys, spec: &std::path::Path, target: &str, extra: &[&str]) -> Output {
+    keys.ispec()
+        .arg("run")
+        .arg(spec)
+        .args([
+            "-t",
+            target,
+            "--format",
+            "json",
+            "--accept-new-host-key",
+            "-i",
+        ])
+        .arg(keys.key())
+        .arg("--known-hosts")
+        .arg(keys.known_hosts())
+        .args(extra)
+        .output()
+        .expect("ispec runs")
 }
 
 /// Every check passed; returns the target's stats from the JSON report.
@@ -72,27 +94,10 @@ fn web_node_costs_one_round_trip_over_ssh_at_any_size() {
     }
     let keys = Keys::new();
     let sshd = Sshd::start(&keys);
-    let (key, known_hosts, target) = (keys.key(), keys.known_hosts(), sshd.target());
+    let target = sshd.target();
     for checks in [50, 200] {
-        let out = keys
-            .ispec()
-            .arg("run")
-            .arg(web_node(checks))
-            // As root through sudo: the 200-check set reads /etc/sudoers.
-            .args([
-                "-t",
-                &target,
-                "--format",
-                "json",
-                "--accept-new-host-key",
-                "--sudo",
-            ])
-            .arg("-i")
-            .arg(&key)
-            .arg("--known-hosts")
-            .arg(&known_hosts)
-            .output()
-            .expect("ispec runs");
+        // As root through sudo: the 200-check set reads /etc/sudoers.
+        let out = over_ssh(&keys, &web_node(checks), &target, &["--sudo"]);
         let (_, stats) = passed_with_stats(&out, checks);
         // The probe goes in on standard input of the one command that runs it.
         assert_eq!(stats["gather"], "probe", "{stats:#}");
@@ -110,17 +115,7 @@ fn web_node_costs_one_round_trip_over_ssh_at_any_size() {
         "[process.sh]\nrunning = true\nargs = { not = { contains = \"ispec-probe\" } }\n\n\
          [process.sshd]\nrunning = true\n",
     )]);
-    let out = keys
-        .ispec()
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["-t", &target, "--format", "json"])
-        .arg("-i")
-        .arg(&key)
-        .arg("--known-hosts")
-        .arg(&known_hosts)
-        .output()
-        .expect("ispec runs");
+    let out = over_ssh(&keys, &specs.path("spec.toml"), &target, &[]);
     let (_, stats) = passed_with_stats(&out, 3);
     assert_eq!(stats["gather"], "probe", "{stats:#}");
 }
@@ -163,18 +158,7 @@ fn a_noexec_tmp_over_ssh_is_gathered_by_the_script() {
         "spec.toml",
         "[file.\"/etc/passwd\"]\nmode = \"0644\"\n\n[process.sshd]\nrunning = true\n",
     )]);
-    let (key, known_hosts, target) = (keys.key(), keys.known_hosts(), sshd.target());
-    let out = keys
-        .ispec()
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["-t", &target, "--format", "json", "--accept-new-host-key"])
-        .arg("-i")
-        .arg(&key)
-        .arg("--known-hosts")
-        .arg(&known_hosts)
-        .output()
-        .expect("ispec runs");
+    let out = over_ssh(&keys, &specs.path("spec.toml"), &sshd.target(), &[]);
     let (_, stats) = passed_with_stats(&out, 2);
     assert_eq!(stats["gather"], "script", "{stats:#}");
     let why = stats["fallback"].as_str().unwrap_or_default();

@@ -46,52 +46,10 @@ impl Container {
     /// kind's format; `None` when the container's `/proc` cannot be seen from here.
     pub(super) fn processes_outside(&self) -> Option<Result<Vec<u8>, BackendError>> {
         let proc = format!("{}/proc", self.root_outside()?);
-        let entries = match std::fs::read_dir(&proc) {
-            Ok(entries) => entries,
-            Err(e) => {
-                return Some(Err(BackendError::Failed(format!(
-                    "cannot list `/proc`: {e}"
-                ))));
-            }
-        };
-        let mut listing = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            // A process that exits while it is read is left out.
-            let dir = entry.path();
-            let Ok(status) = std::fs::read_to_string(dir.join("status")) else {
-                continue;
-            };
-            let Some(uid) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1))
-            else {
-                continue;
-            };
-            let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
-                continue;
-            };
-            let mut args = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-            for b in &mut args {
-                if *b == 0 {
-                    *b = b' ';
-                }
-            }
-            for field in [
-                name.as_bytes(),
-                uid.as_bytes(),
-                comm.lines().next().unwrap_or("").as_bytes(),
-                &args,
-            ] {
-                listing.extend_from_slice(field);
-                listing.push(0);
-            }
-        }
-        Some(Ok(listing))
+        Some(
+            ispec_probe::serve::listing(std::path::Path::new(&proc), &[])
+                .map_err(|e| BackendError::Failed(format!("cannot list `/proc`: {e}"))),
+        )
     }
 }
 
