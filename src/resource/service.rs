@@ -342,8 +342,19 @@ impl Resource for Service {
     fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
         let pid1 = Fact::Read("/proc/1/comm".into());
         let Some(host) = ask.host.filter(|h| h.knows(&pid1)) else {
-            // First round: what tells the init system.
-            return vec![pid1, Fact::Run(marks_cmd())];
+            // First round: what tells the init system, and what each init system
+            // would be asked (read-only status queries; a tool that is not there
+            // costs the probe nothing), so that no second round is needed.
+            return vec![
+                pid1,
+                Fact::Run(marks_cmd()),
+                Fact::Run(self.systemctl_cmd()),
+                Fact::Run(init_d_listing_cmd()),
+                Fact::Run(rc_listing_cmd()),
+                Fact::Run(self.service_status_cmd()),
+                Fact::Run(rc_update_cmd()),
+                Fact::Run(self.rc_service_cmd()),
+            ];
         };
         match detect(host) {
             Ok(Init::Systemd) => vec![Fact::Run(self.systemctl_cmd())],

@@ -77,11 +77,10 @@ fn every_kind_passes_in_a_running_container() {
     assert!(passed, "{doc:#}");
     assert_eq!(kinds, CORE_KINDS, "every core kind is in the fixture spec");
     assert_eq!(doc["results"][0]["target"], started.target());
-    // Gathered by the probe in one batch, or two when a second round depends on the
-    // first (the init system for `service`): put + exec each, never one per check.
+    // Gathered by the probe in one batch, services included: copy + exec.
     let stats = &doc["targets"][0];
     assert_eq!(stats["gather"], "probe", "{stats:#}");
-    assert!(stats["round_trips"].as_u64().unwrap() <= 4, "{stats:#}");
+    assert_eq!(stats["round_trips"], 2, "{stats:#}");
 
     // `--user` runs the checks as another user of the container, who may not look
     // into /root; files on a tmpfs (which the engine's archive endpoint does not
