@@ -273,11 +273,11 @@ def path_of(out_dir, tool, size):
     return os.path.join(out_dir, tool, name.format(n=size))
 
 
-def generate(sizes=SIZES, out_dir=os.path.join(HERE, "generated")):
+def generate(sizes=SIZES, out_dir=os.path.join(HERE, "generated"), checks_of=check_set):
     """Writes every tool's file for every size; returns {(tool, size): path}."""
     paths = {}
     for size in sizes:
-        checks = check_set(size)
+        checks = checks_of(size)
         for tool, (_, render) in RENDERERS.items():
             path = path_of(out_dir, tool, size)
             os.makedirs(os.path.dirname(path), exist_ok=True)
