@@ -52,7 +52,8 @@ def render(contenders, sizes, rows, best, failed, skipped, rounds):
     lines += ["", head, "-" * len(head)]
     for c in contenders:
         if c.name in failed:
-            lines.append(f"{c.name:<{width}}  FAILED (not timed): {failed[c.name]}")
+            why = failed[c.name].splitlines()[0]  # the tool's output is in the JSON
+            lines.append(f"{c.name:<{width}}  FAILED (not timed): {why}")
             continue
         if c.name not in rows:
             continue
