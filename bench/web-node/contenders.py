@@ -29,15 +29,18 @@ class Contender:
 # -- counting what a run made
 
 def count_ispec(stdout):
-    """ispec --format json: summary.total and summary.ok; `stats` when --stats gave it."""
+    """ispec --format json: summary.total and summary.ok, and what the run cost when
+    the report says it (newer builds: a `targets` array with `round_trips`, bytes and
+    phase times, also printed by --stats; a `stats` key is read the same way)."""
     report = json.loads(stdout)
     summary = report["summary"]
     extra = {}
-    if "stats" in report:
-        extra["stats"] = report["stats"]
-        trips = round_trips(report["stats"])
-        if trips is not None:
-            extra["round_trips"] = trips
+    for key in ("stats", "targets"):
+        if report.get(key):
+            extra[key] = report[key]
+            trips = round_trips(report[key])
+            if trips is not None:
+                extra["round_trips"] = trips
     return summary["total"], bool(summary["ok"]), extra
 
 

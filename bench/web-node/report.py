@@ -52,7 +52,8 @@ def render(contenders, sizes, rows, best, failed, skipped, rounds):
     lines += ["", head, "-" * len(head)]
     for c in contenders:
         if c.name in failed:
-            lines.append(f"{c.name:<{width}}  FAILED (not timed): {failed[c.name]}")
+            why = failed[c.name].splitlines()[0]  # the tool's output is in the JSON
+            lines.append(f"{c.name:<{width}}  FAILED (not timed): {why}")
             continue
         if c.name not in rows:
             continue
@@ -78,24 +79,22 @@ def _cell(cell, best):
 
 
 def _ispec_extras(contenders, sizes, rows, width):
-    """ispec's peak RSS, and its round trips when `--stats` reported them."""
+    """ispec's peak RSS, and its round trips when its JSON report gives them."""
     ispec = [c.name for c in contenders if c.family == "ispec" and c.name in rows]
     if not ispec:
         return []
-    lines = ["", "ispec peak RSS, MB (median / max over runs)" + "".join(f"{n:>15}" for n in sizes)]
+    sizes_head = "".join(f"{n:>17}" for n in sizes)
+    lines = ["", f"{'ispec peak RSS, MB':<{width}}{sizes_head}   (median / max over runs)"]
     for name in ispec:
-        line = f"  {name:<{width + 30}}"
-        for n in sizes:
-            cell = rows[name].get(n)
-            line += f"{cell['maxrss_kb_median'] / 1024:>8.1f} /{cell['maxrss_kb_max'] / 1024:>5.1f}" if cell else f"{'-':>15}"
-        lines.append(line)
-    with_trips = [name for name in ispec if any("round_trips" in cell for cell in rows[name].values())]
-    if with_trips:
-        lines += ["", "ispec round trips (median, from --stats)" + "".join(f"{n:>8}" for n in sizes)]
-        for name in with_trips:
-            line = f"  {name:<{width + 27}}"
-            for n in sizes:
-                trips = rows[name].get(n, {}).get("round_trips")
-                line += f"{trips:>8}" if trips is not None else f"{'-':>8}"
-            lines.append(line)
+        cells = [rows[name].get(n) for n in sizes]
+        lines.append(f"{name:<{width}}" + "".join(
+            f"{c['maxrss_kb_median'] / 1024:>10.1f} /{c['maxrss_kb_max'] / 1024:>5.1f}" if c else f"{'-':>17}"
+            for c in cells))
+    with_trips = [name for name in ispec if any("round_trips" in c for c in rows[name].values())]
+    if not with_trips:
+        return lines + ["", "ispec round trips: not in this build's JSON report (no `targets`/`stats`)"]
+    lines += ["", f"{'ispec round trips':<{width}}{sizes_head}   (per run, median, from its report)"]
+    for name in with_trips:
+        trips = [rows[name].get(n, {}).get("round_trips") for n in sizes]
+        lines.append(f"{name:<{width}}" + "".join(f"{t:>17}" if t is not None else f"{'-':>17}" for t in trips))
     return lines

@@ -4,108 +4,107 @@
 # what the checks cost when a person writes them by hand and sends them in one go.
 # Prints each failed check; exits 1 if any failed.
 passed=0 failed=0
-check() { # ID COMMAND: COMMAND is run by the shell; its exit status is the verdict
-  if eval "$2"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL $1: $2"; fi
-}
-check C01 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'nginx-light'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C02 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'openssh-server'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C03 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'procps'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C04 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'iproute2'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C05 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'curl'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C06 '[ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'ca-certificates'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C07 '! [ "$(dpkg-query -W -f '"'"'${Status}'"'"' '"'"'apache2'"'"' 2>/dev/null)" = '"'"'install ok installed'"'"' ]'
-check C08 '[ -e '"'"'/etc/nginx/nginx.conf'"'"' ]'
-check C09 '[ -f '"'"'/etc/nginx/nginx.conf'"'"' ] && [ ! -L '"'"'/etc/nginx/nginx.conf'"'"' ]'
-check C10 '[ "$(stat -c %a '"'"'/etc/nginx/nginx.conf'"'"')" = '"'"'644'"'"' ]'
-check C11 '[ "$(stat -c %U '"'"'/etc/nginx/nginx.conf'"'"')" = '"'"'root'"'"' ]'
-check C12 '[ "$(stat -c %G '"'"'/etc/nginx/nginx.conf'"'"')" = '"'"'root'"'"' ]'
-check C13 'grep -qF -- '"'"'worker_processes'"'"' '"'"'/etc/nginx/nginx.conf'"'"''
-check C14 '[ -f '"'"'/etc/ssh/sshd_config'"'"' ] && [ ! -L '"'"'/etc/ssh/sshd_config'"'"' ]'
-check C15 '[ "$(stat -c %a '"'"'/etc/ssh/sshd_config'"'"')" = '"'"'644'"'"' ]'
-check C16 '[ "$(stat -c %U '"'"'/etc/ssh/sshd_config'"'"')" = '"'"'root'"'"' ]'
-check C17 'grep -qF -- '"'"'Subsystem'"'"' '"'"'/etc/ssh/sshd_config'"'"''
-check C18 '[ -d '"'"'/var/www/html'"'"' ] && [ ! -L '"'"'/var/www/html'"'"' ]'
-check C19 '[ "$(stat -c %a '"'"'/var/www/html'"'"')" = '"'"'755'"'"' ]'
-check C20 '[ "$(stat -c %U '"'"'/var/www/html'"'"')" = '"'"'root'"'"' ]'
-check C21 'grep -qF -- '"'"'Welcome to nginx'"'"' '"'"'/var/www/html/index.nginx-debian.html'"'"''
-check C22 '[ -f '"'"'/etc/passwd'"'"' ] && [ ! -L '"'"'/etc/passwd'"'"' ]'
-check C23 '[ "$(stat -c %a '"'"'/etc/passwd'"'"')" = '"'"'644'"'"' ]'
-check C24 '[ "$(stat -c %U '"'"'/etc/passwd'"'"')" = '"'"'root'"'"' ]'
-check C25 'grep -qF -- '"'"'www-data:'"'"' '"'"'/etc/passwd'"'"''
-check C26 '[ "$(stat -c %a '"'"'/etc/shadow'"'"')" = '"'"'640'"'"' ]'
-check C27 '[ "$(stat -c %G '"'"'/etc/shadow'"'"')" = '"'"'shadow'"'"' ]'
-check C28 '[ -L '"'"'/etc/nginx/sites-enabled/default'"'"' ]'
-check C29 '[ "$(readlink '"'"'/etc/nginx/sites-enabled/default'"'"')" = '"'"'/etc/nginx/sites-available/default'"'"' ]'
-check C30 '[ ! -e '"'"'/etc/apache2'"'"' ] && [ ! -L '"'"'/etc/apache2'"'"' ]'
-check C31 'getent passwd '"'"'root'"'"' >/dev/null'
-check C32 '[ "$(getent passwd '"'"'root'"'"' | cut -d: -f3)" = '"'"'0'"'"' ]'
-check C33 'getent passwd '"'"'www-data'"'"' >/dev/null'
-check C34 '[ "$(getent passwd '"'"'www-data'"'"' | cut -d: -f6)" = '"'"'/var/www'"'"' ]'
-check C35 '[ "$(getent passwd '"'"'www-data'"'"' | cut -d: -f7)" = '"'"'/usr/sbin/nologin'"'"' ]'
-check C36 'id -Gn '"'"'www-data'"'"' | tr '"'"' '"'"' '"'"'\n'"'"' | grep -qx -- '"'"'www-data'"'"''
-check C37 'getent group '"'"'www-data'"'"' >/dev/null'
-check C38 '[ "$(getent group '"'"'www-data'"'"' | cut -d: -f3)" = '"'"'33'"'"' ]'
-check C39 'pgrep -x '"'"'nginx'"'"' >/dev/null'
-check C40 'pgrep -x '"'"'sshd'"'"' >/dev/null'
-check C41 'ss -Htln '"'"'sport = :80'"'"' | grep -q .'
-check C42 'ss -Htln '"'"'sport = :22'"'"' | grep -q .'
-check C43 '! ss -Htln '"'"'sport = :8080'"'"' | grep -q .'
-check C44 '( nginx -v ) >/dev/null 2>&1; [ $? -eq 0 ]'
-check C45 '( nginx -v ) 2>&1 >/dev/null | grep -qF -- '"'"'nginx/'"'"''
-check C46 '( uname -s ) 2>/dev/null | grep -qF -- '"'"'Linux'"'"''
-check C47 '[ "$( curl -s -o /dev/null -w '"'"'%{http_code}'"'"' http://localhost/ 2>/dev/null)" = '"'"'200'"'"' ]'
-check C48 '( curl -s http://localhost/ ) 2>/dev/null | grep -qF -- '"'"'Welcome to nginx'"'"''
-check C49 '[ "$(sysctl -n '"'"'net.ipv4.ip_forward'"'"')" = '"'"'1'"'"' ]'
-check C50 'ip link show dev '"'"'eth0'"'"' >/dev/null 2>&1'
-check F051 '[ -f '"'"'/etc/adduser.conf'"'"' ] && [ ! -L '"'"'/etc/adduser.conf'"'"' ]'
-check F052 '[ "$(stat -c %a '"'"'/etc/adduser.conf'"'"')" = '"'"'644'"'"' ]'
-check F053 '[ "$(stat -c %U '"'"'/etc/adduser.conf'"'"')" = '"'"'root'"'"' ]'
-check F054 '[ "$(stat -c %G '"'"'/etc/adduser.conf'"'"')" = '"'"'root'"'"' ]'
-check F055 'grep -qF -- '"'"'DSHELL'"'"' '"'"'/etc/adduser.conf'"'"''
-check F056 '[ -f '"'"'/etc/init.d/nginx'"'"' ] && [ ! -L '"'"'/etc/init.d/nginx'"'"' ]'
-check F057 '[ "$(stat -c %a '"'"'/etc/init.d/nginx'"'"')" = '"'"'755'"'"' ]'
-check F058 '[ "$(stat -c %U '"'"'/etc/init.d/nginx'"'"')" = '"'"'root'"'"' ]'
-check F059 '[ "$(stat -c %G '"'"'/etc/init.d/nginx'"'"')" = '"'"'root'"'"' ]'
-check F060 'grep -qF -- '"'"'DAEMON'"'"' '"'"'/etc/init.d/nginx'"'"''
-check F061 '[ -f '"'"'/etc/sudoers'"'"' ] && [ ! -L '"'"'/etc/sudoers'"'"' ]'
-check F062 '[ "$(stat -c %a '"'"'/etc/sudoers'"'"')" = '"'"'440'"'"' ]'
-check F063 '[ "$(stat -c %U '"'"'/etc/sudoers'"'"')" = '"'"'root'"'"' ]'
-check F064 '[ "$(stat -c %G '"'"'/etc/sudoers'"'"')" = '"'"'root'"'"' ]'
-check F065 'grep -qF -- '"'"'Defaults'"'"' '"'"'/etc/sudoers'"'"''
-check F066 '[ -f '"'"'/etc/gshadow'"'"' ] && [ ! -L '"'"'/etc/gshadow'"'"' ]'
-check F067 '[ "$(stat -c %a '"'"'/etc/gshadow'"'"')" = '"'"'640'"'"' ]'
-check F068 '[ "$(stat -c %U '"'"'/etc/gshadow'"'"')" = '"'"'root'"'"' ]'
-check F069 '[ "$(stat -c %G '"'"'/etc/gshadow'"'"')" = '"'"'shadow'"'"' ]'
-check F070 'grep -qF -- '"'"'shadow:'"'"' '"'"'/etc/gshadow'"'"''
-check F071 '[ -f '"'"'/etc/nginx/mime.types'"'"' ] && [ ! -L '"'"'/etc/nginx/mime.types'"'"' ]'
-check F072 '[ "$(stat -c %a '"'"'/etc/nginx/mime.types'"'"')" = '"'"'644'"'"' ]'
-check F073 '[ "$(stat -c %U '"'"'/etc/nginx/mime.types'"'"')" = '"'"'root'"'"' ]'
-check F074 '[ "$(stat -c %G '"'"'/etc/nginx/mime.types'"'"')" = '"'"'root'"'"' ]'
-check F075 'grep -qF -- '"'"'text/html'"'"' '"'"'/etc/nginx/mime.types'"'"''
-check F076 '[ -f '"'"'/etc/login.defs'"'"' ] && [ ! -L '"'"'/etc/login.defs'"'"' ]'
-check F077 '[ "$(stat -c %a '"'"'/etc/login.defs'"'"')" = '"'"'644'"'"' ]'
-check F078 '[ "$(stat -c %U '"'"'/etc/login.defs'"'"')" = '"'"'root'"'"' ]'
-check F079 '[ "$(stat -c %G '"'"'/etc/login.defs'"'"')" = '"'"'root'"'"' ]'
-check F080 'grep -qF -- '"'"'UID_MIN'"'"' '"'"'/etc/login.defs'"'"''
-check F081 '[ -f '"'"'/etc/pam.d/sshd'"'"' ] && [ ! -L '"'"'/etc/pam.d/sshd'"'"' ]'
-check F082 '[ "$(stat -c %a '"'"'/etc/pam.d/sshd'"'"')" = '"'"'644'"'"' ]'
-check F083 '[ "$(stat -c %U '"'"'/etc/pam.d/sshd'"'"')" = '"'"'root'"'"' ]'
-check F084 '[ "$(stat -c %G '"'"'/etc/pam.d/sshd'"'"')" = '"'"'root'"'"' ]'
-check F085 'grep -qF -- '"'"'pam_motd.so'"'"' '"'"'/etc/pam.d/sshd'"'"''
-check F086 '[ -f '"'"'/etc/security/limits.conf'"'"' ] && [ ! -L '"'"'/etc/security/limits.conf'"'"' ]'
-check F087 '[ "$(stat -c %a '"'"'/etc/security/limits.conf'"'"')" = '"'"'644'"'"' ]'
-check F088 '[ "$(stat -c %U '"'"'/etc/security/limits.conf'"'"')" = '"'"'root'"'"' ]'
-check F089 '[ "$(stat -c %G '"'"'/etc/security/limits.conf'"'"')" = '"'"'root'"'"' ]'
-check F090 'grep -qF -- '"'"'nofile'"'"' '"'"'/etc/security/limits.conf'"'"''
-check F091 '[ -f '"'"'/etc/update-motd.d/10-uname'"'"' ] && [ ! -L '"'"'/etc/update-motd.d/10-uname'"'"' ]'
-check F092 '[ "$(stat -c %a '"'"'/etc/update-motd.d/10-uname'"'"')" = '"'"'755'"'"' ]'
-check F093 '[ "$(stat -c %U '"'"'/etc/update-motd.d/10-uname'"'"')" = '"'"'root'"'"' ]'
-check F094 '[ "$(stat -c %G '"'"'/etc/update-motd.d/10-uname'"'"')" = '"'"'root'"'"' ]'
-check F095 'grep -qF -- '"'"'uname'"'"' '"'"'/etc/update-motd.d/10-uname'"'"''
-check F096 '[ -f '"'"'/etc/ssh/ssh_config'"'"' ] && [ ! -L '"'"'/etc/ssh/ssh_config'"'"' ]'
-check F097 '[ "$(stat -c %a '"'"'/etc/ssh/ssh_config'"'"')" = '"'"'644'"'"' ]'
-check F098 '[ "$(stat -c %U '"'"'/etc/ssh/ssh_config'"'"')" = '"'"'root'"'"' ]'
-check F099 '[ "$(stat -c %G '"'"'/etc/ssh/ssh_config'"'"')" = '"'"'root'"'"' ]'
-check F100 'grep -qF -- '"'"'SendEnv'"'"' '"'"'/etc/ssh/ssh_config'"'"''
+ok() { passed=$((passed + 1)); }
+no() { failed=$((failed + 1)); echo "FAIL $1"; }
+if [ "$(dpkg-query -W -f '${Status}' 'nginx-light' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C01; fi
+if [ "$(dpkg-query -W -f '${Status}' 'openssh-server' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C02; fi
+if [ "$(dpkg-query -W -f '${Status}' 'procps' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C03; fi
+if [ "$(dpkg-query -W -f '${Status}' 'iproute2' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C04; fi
+if [ "$(dpkg-query -W -f '${Status}' 'curl' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C05; fi
+if [ "$(dpkg-query -W -f '${Status}' 'ca-certificates' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C06; fi
+if ! [ "$(dpkg-query -W -f '${Status}' 'apache2' 2>/dev/null)" = 'install ok installed' ]; then ok; else no C07; fi
+if [ -e '/etc/nginx/nginx.conf' ]; then ok; else no C08; fi
+if [ -f '/etc/nginx/nginx.conf' ] && [ ! -L '/etc/nginx/nginx.conf' ]; then ok; else no C09; fi
+if [ "$(stat -c %a '/etc/nginx/nginx.conf')" = '644' ]; then ok; else no C10; fi
+if [ "$(stat -c %U '/etc/nginx/nginx.conf')" = 'root' ]; then ok; else no C11; fi
+if [ "$(stat -c %G '/etc/nginx/nginx.conf')" = 'root' ]; then ok; else no C12; fi
+if grep -qF -- 'worker_processes' '/etc/nginx/nginx.conf'; then ok; else no C13; fi
+if [ -f '/etc/ssh/sshd_config' ] && [ ! -L '/etc/ssh/sshd_config' ]; then ok; else no C14; fi
+if [ "$(stat -c %a '/etc/ssh/sshd_config')" = '644' ]; then ok; else no C15; fi
+if [ "$(stat -c %U '/etc/ssh/sshd_config')" = 'root' ]; then ok; else no C16; fi
+if grep -qF -- 'Subsystem' '/etc/ssh/sshd_config'; then ok; else no C17; fi
+if [ -d '/var/www/html' ] && [ ! -L '/var/www/html' ]; then ok; else no C18; fi
+if [ "$(stat -c %a '/var/www/html')" = '755' ]; then ok; else no C19; fi
+if [ "$(stat -c %U '/var/www/html')" = 'root' ]; then ok; else no C20; fi
+if grep -qF -- 'Welcome to nginx' '/var/www/html/index.nginx-debian.html'; then ok; else no C21; fi
+if [ -f '/etc/passwd' ] && [ ! -L '/etc/passwd' ]; then ok; else no C22; fi
+if [ "$(stat -c %a '/etc/passwd')" = '644' ]; then ok; else no C23; fi
+if [ "$(stat -c %U '/etc/passwd')" = 'root' ]; then ok; else no C24; fi
+if grep -qF -- 'www-data:' '/etc/passwd'; then ok; else no C25; fi
+if [ "$(stat -c %a '/etc/shadow')" = '640' ]; then ok; else no C26; fi
+if [ "$(stat -c %G '/etc/shadow')" = 'shadow' ]; then ok; else no C27; fi
+if [ -L '/etc/nginx/sites-enabled/default' ]; then ok; else no C28; fi
+if [ "$(readlink '/etc/nginx/sites-enabled/default')" = '/etc/nginx/sites-available/default' ]; then ok; else no C29; fi
+if [ ! -e '/etc/apache2' ] && [ ! -L '/etc/apache2' ]; then ok; else no C30; fi
+if getent passwd 'root' >/dev/null; then ok; else no C31; fi
+if [ "$(getent passwd 'root' | cut -d: -f3)" = '0' ]; then ok; else no C32; fi
+if getent passwd 'www-data' >/dev/null; then ok; else no C33; fi
+if [ "$(getent passwd 'www-data' | cut -d: -f6)" = '/var/www' ]; then ok; else no C34; fi
+if [ "$(getent passwd 'www-data' | cut -d: -f7)" = '/usr/sbin/nologin' ]; then ok; else no C35; fi
+if id -Gn 'www-data' | tr ' ' '\n' | grep -qx -- 'www-data'; then ok; else no C36; fi
+if getent group 'www-data' >/dev/null; then ok; else no C37; fi
+if [ "$(getent group 'www-data' | cut -d: -f3)" = '33' ]; then ok; else no C38; fi
+if pgrep -x 'nginx' >/dev/null; then ok; else no C39; fi
+if pgrep -x 'sshd' >/dev/null; then ok; else no C40; fi
+if ss -Htln 'sport = :80' | grep -q .; then ok; else no C41; fi
+if ss -Htln 'sport = :22' | grep -q .; then ok; else no C42; fi
+if ! ss -Htln 'sport = :8080' | grep -q .; then ok; else no C43; fi
+if ( nginx -v ) >/dev/null 2>&1; [ $? -eq 0 ]; then ok; else no C44; fi
+if ( nginx -v ) 2>&1 >/dev/null | grep -qF -- 'nginx/'; then ok; else no C45; fi
+if ( uname -s ) 2>/dev/null | grep -qF -- 'Linux'; then ok; else no C46; fi
+if [ "$( curl -s -o /dev/null -w '%{http_code}' http://localhost/ 2>/dev/null)" = '200' ]; then ok; else no C47; fi
+if ( curl -s http://localhost/ ) 2>/dev/null | grep -qF -- 'Welcome to nginx'; then ok; else no C48; fi
+if [ "$(sysctl -n 'net.ipv4.ip_forward')" = '1' ]; then ok; else no C49; fi
+if ip link show dev 'eth0' >/dev/null 2>&1; then ok; else no C50; fi
+if [ -f '/etc/adduser.conf' ] && [ ! -L '/etc/adduser.conf' ]; then ok; else no F051; fi
+if [ "$(stat -c %a '/etc/adduser.conf')" = '644' ]; then ok; else no F052; fi
+if [ "$(stat -c %U '/etc/adduser.conf')" = 'root' ]; then ok; else no F053; fi
+if [ "$(stat -c %G '/etc/adduser.conf')" = 'root' ]; then ok; else no F054; fi
+if grep -qF -- 'DSHELL' '/etc/adduser.conf'; then ok; else no F055; fi
+if [ -f '/etc/init.d/nginx' ] && [ ! -L '/etc/init.d/nginx' ]; then ok; else no F056; fi
+if [ "$(stat -c %a '/etc/init.d/nginx')" = '755' ]; then ok; else no F057; fi
+if [ "$(stat -c %U '/etc/init.d/nginx')" = 'root' ]; then ok; else no F058; fi
+if [ "$(stat -c %G '/etc/init.d/nginx')" = 'root' ]; then ok; else no F059; fi
+if grep -qF -- 'DAEMON' '/etc/init.d/nginx'; then ok; else no F060; fi
+if [ -f '/etc/sudoers' ] && [ ! -L '/etc/sudoers' ]; then ok; else no F061; fi
+if [ "$(stat -c %a '/etc/sudoers')" = '440' ]; then ok; else no F062; fi
+if [ "$(stat -c %U '/etc/sudoers')" = 'root' ]; then ok; else no F063; fi
+if [ "$(stat -c %G '/etc/sudoers')" = 'root' ]; then ok; else no F064; fi
+if grep -qF -- 'Defaults' '/etc/sudoers'; then ok; else no F065; fi
+if [ -f '/etc/gshadow' ] && [ ! -L '/etc/gshadow' ]; then ok; else no F066; fi
+if [ "$(stat -c %a '/etc/gshadow')" = '640' ]; then ok; else no F067; fi
+if [ "$(stat -c %U '/etc/gshadow')" = 'root' ]; then ok; else no F068; fi
+if [ "$(stat -c %G '/etc/gshadow')" = 'shadow' ]; then ok; else no F069; fi
+if grep -qF -- 'shadow:' '/etc/gshadow'; then ok; else no F070; fi
+if [ -f '/etc/nginx/mime.types' ] && [ ! -L '/etc/nginx/mime.types' ]; then ok; else no F071; fi
+if [ "$(stat -c %a '/etc/nginx/mime.types')" = '644' ]; then ok; else no F072; fi
+if [ "$(stat -c %U '/etc/nginx/mime.types')" = 'root' ]; then ok; else no F073; fi
+if [ "$(stat -c %G '/etc/nginx/mime.types')" = 'root' ]; then ok; else no F074; fi
+if grep -qF -- 'text/html' '/etc/nginx/mime.types'; then ok; else no F075; fi
+if [ -f '/etc/login.defs' ] && [ ! -L '/etc/login.defs' ]; then ok; else no F076; fi
+if [ "$(stat -c %a '/etc/login.defs')" = '644' ]; then ok; else no F077; fi
+if [ "$(stat -c %U '/etc/login.defs')" = 'root' ]; then ok; else no F078; fi
+if [ "$(stat -c %G '/etc/login.defs')" = 'root' ]; then ok; else no F079; fi
+if grep -qF -- 'UID_MIN' '/etc/login.defs'; then ok; else no F080; fi
+if [ -f '/etc/pam.d/sshd' ] && [ ! -L '/etc/pam.d/sshd' ]; then ok; else no F081; fi
+if [ "$(stat -c %a '/etc/pam.d/sshd')" = '644' ]; then ok; else no F082; fi
+if [ "$(stat -c %U '/etc/pam.d/sshd')" = 'root' ]; then ok; else no F083; fi
+if [ "$(stat -c %G '/etc/pam.d/sshd')" = 'root' ]; then ok; else no F084; fi
+if grep -qF -- 'pam_motd.so' '/etc/pam.d/sshd'; then ok; else no F085; fi
+if [ -f '/etc/security/limits.conf' ] && [ ! -L '/etc/security/limits.conf' ]; then ok; else no F086; fi
+if [ "$(stat -c %a '/etc/security/limits.conf')" = '644' ]; then ok; else no F087; fi
+if [ "$(stat -c %U '/etc/security/limits.conf')" = 'root' ]; then ok; else no F088; fi
+if [ "$(stat -c %G '/etc/security/limits.conf')" = 'root' ]; then ok; else no F089; fi
+if grep -qF -- 'nofile' '/etc/security/limits.conf'; then ok; else no F090; fi
+if [ -f '/etc/update-motd.d/10-uname' ] && [ ! -L '/etc/update-motd.d/10-uname' ]; then ok; else no F091; fi
+if [ "$(stat -c %a '/etc/update-motd.d/10-uname')" = '755' ]; then ok; else no F092; fi
+if [ "$(stat -c %U '/etc/update-motd.d/10-uname')" = 'root' ]; then ok; else no F093; fi
+if [ "$(stat -c %G '/etc/update-motd.d/10-uname')" = 'root' ]; then ok; else no F094; fi
+if grep -qF -- 'uname' '/etc/update-motd.d/10-uname'; then ok; else no F095; fi
+if [ -f '/etc/ssh/ssh_config' ] && [ ! -L '/etc/ssh/ssh_config' ]; then ok; else no F096; fi
+if [ "$(stat -c %a '/etc/ssh/ssh_config')" = '644' ]; then ok; else no F097; fi
+if [ "$(stat -c %U '/etc/ssh/ssh_config')" = 'root' ]; then ok; else no F098; fi
+if [ "$(stat -c %G '/etc/ssh/ssh_config')" = 'root' ]; then ok; else no F099; fi
+if grep -qF -- 'SendEnv' '/etc/ssh/ssh_config'; then ok; else no F100; fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
