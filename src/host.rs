@@ -134,6 +134,8 @@ struct Shared {
     jobs: usize,
     /// False once the gathering script turned out not to work here.
     script_works: std::sync::atomic::AtomicBool,
+    /// False once the target turned out to have no `gzip` for the probe.
+    gzip_works: std::sync::atomic::AtomicBool,
 }
 
 /// A target as resources see it.
@@ -179,6 +181,7 @@ impl Host {
                 alone: Mutex::default(),
                 jobs: jobs.max(1),
                 script_works: std::sync::atomic::AtomicBool::new(true),
+                gzip_works: std::sync::atomic::AtomicBool::new(true),
             }),
             memo: Arc::default(),
             timeout: Duration::from_secs(30),
@@ -394,6 +397,16 @@ impl Host {
     /// Notes that the gathering script does not work on this target.
     pub(crate) fn script_failed(&self) {
         self.shared.script_works.store(false, Ordering::Relaxed);
+    }
+
+    /// Returns true unless the target turned out to have no `gzip`.
+    pub(crate) fn gzip_works(&self) -> bool {
+        self.shared.gzip_works.load(Ordering::Relaxed)
+    }
+
+    /// Notes that the target has no `gzip`: the probe goes as it is from now on.
+    pub(crate) fn no_gzip(&self) {
+        self.shared.gzip_works.store(false, Ordering::Relaxed);
     }
 
     /// Returns true if `fact` is in the memo already.

@@ -308,3 +308,29 @@ fn retries_carry_no_probe() {
         "{stats:#}"
     );
 }
+
+#[test]
+fn a_host_without_gzip_is_sent_the_probe_as_it_is() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let keys = Keys::new();
+    let sshd = Sshd::start(&keys);
+    let specs =
+        crate::util::Specs::new(&[("spec.toml", "[file.\"/etc/passwd\"]\nmode = \"0644\"\n")]);
+    let spec = specs.path("spec.toml");
+    // With gzip: the probe goes compressed, in one round trip.
+    let (_, stats) = passed_with_stats(&over_ssh(&keys, &spec, &sshd.target(), &[]), 1);
+    assert_eq!(stats["round_trips"], 1, "{stats:#}");
+    let compressed = stats["bytes_sent"].as_u64().unwrap();
+    assert!(compressed < 1_000_000, "{stats:#}");
+    // Without: the host says so, and the probe goes again as it is.
+    sshd.exec("rm -f /usr/bin/gzip /bin/gzip");
+    let (_, stats) = passed_with_stats(&over_ssh(&keys, &spec, &sshd.target(), &[]), 1);
+    assert_eq!(stats["gather"], "probe", "{stats:#}");
+    assert_eq!(stats["round_trips"], 2, "{stats:#}");
+    assert!(
+        stats["bytes_sent"].as_u64().unwrap() > compressed + 1_000_000,
+        "{stats:#}"
+    );
+}
