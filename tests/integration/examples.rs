@@ -84,14 +84,26 @@ fn answer(stream: TcpStream) {
     };
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
+    let mut body = 0;
     // The head ends with an empty line; a client that hangs up early gets nothing.
     loop {
         line.clear();
         match reader.read_line(&mut line) {
             Ok(0) | Err(_) => return,
             Ok(_) if line == "\r\n" || line == "\n" => break,
-            Ok(_) => {}
+            Ok(_) => {
+                let lower = line.to_ascii_lowercase();
+                if let Some(len) = lower.strip_prefix("content-length:") {
+                    body = len.trim().parse().unwrap_or(0);
+                }
+            }
         }
+    }
+    // Read the request's body before answering: closing a socket with unread input
+    // resets the connection, and the client may see the reset before the answer.
+    let mut rest = vec![0; body];
+    if std::io::Read::read_exact(&mut reader, &mut rest).is_err() {
+        return;
     }
     let _ = write!(
         writer,
