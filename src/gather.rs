@@ -68,7 +68,7 @@ pub struct Ask<'a> {
 /// How a target's facts are gathered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// This machine: every fact is read in-process when asked for, no round trips.
+    /// This machine: every fact is read or run here when a check asks for it.
     Local,
     /// The static probe.
     Probe,

@@ -162,7 +162,8 @@ impl Host {
     }
 
     /// Wraps a backend whose facts are gathered in bulk the `mode` way (the local
-    /// machine always answers in-process), running at most `jobs` programs at once.
+    /// machine answers each fact when asked, at no network cost), running at most
+    /// `jobs` programs at once.
     pub fn gathering(backend: Box<dyn Backend>, mode: Mode, jobs: usize) -> Self {
         let mode = if backend.is_local() {
             Mode::Local

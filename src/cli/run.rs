@@ -366,7 +366,7 @@ fn report_files(reports: &[(Format, std::path::PathBuf)]) -> Result<Vec<(Format,
     Ok(files)
 }
 
-/// `--stats`: what each target's run cost, on standard error as each target ends.
+/// `--stats`: what each target's run cost, on standard error when the run ends.
 /// Without `--stats`, only why a target could not be gathered the fast way.
 struct StatsPrinter {
     all: bool,
@@ -396,7 +396,7 @@ impl Reporter for StatsPrinter {
 }
 
 /// The `--stats` lines for one target.
-pub(crate) fn stats_text(target: &str, stats: &Stats) -> String {
+fn stats_text(target: &str, stats: &Stats) -> String {
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     let [connect, setup, gather, judge, teardown] = stats.phases;
     let mut text = format!(
