@@ -1,25 +1,31 @@
 //! ispec: behavioral provisioning tests for machine images, containers and hosts.
 //!
-//! Data flows one way: spec files are loaded and type-checked ([`spec`]), planned
-//! ([`plan`]), observed on a target through a [`backend`] wrapped in a memoizing
-//! [`host::Host`], judged locally ([`run`]) and reported ([`report`]);
-//! [`fleet`] checks several targets at once.
+//! As a library, three ways in:
 //!
-//! ```no_run
-//! use ispec::{host::Host, plan::{Filter, Plan}, report, run};
+//! - [`Run`] and [`Target`]: give specs and targets, [`Run::execute`], and read the
+//!   results as values ([`Report`]); nothing is printed.
+//! - [`harness::Harness`]: every check a `cargo test` trial (libtest-mimic), for a
+//!   `[[test]] harness = false` target.
+//! - [`spec::load`] / [`spec::load_str`] for TOML specs.
 //!
-//! let spec = ispec::spec::load(&["specs/examples/localhost.toml".into()]).expect("valid spec");
-//! let plan = Plan::build(spec, &Filter::default());
-//! let host = Host::local();
-//! let mut out = report::reporter(report::Format::Tap, Box::new(std::io::stdout()), false);
-//! out.start(plan.check_count()).unwrap();
-//! let summary = run::execute(&plan, &host, &run::RunOptions::default(), out.as_mut()).unwrap();
-//! out.finish(&summary).unwrap();
-//! assert!(summary.ok());
 //! ```
+//! use ispec::{Run, Target};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let spec = dir.path().join("root.toml");
+//! std::fs::write(&spec, "[user.root]\nuid = 0\n").unwrap();
+//! let report = Run::new().target(Target::local()).spec_file(&spec).execute().unwrap();
+//! assert!(report.ok(), "{:?}", report.failures().collect::<Vec<_>>());
+//! ```
+//!
+//! Inside, data flows one way: spec files are loaded and type-checked ([`spec`]),
+//! planned ([`plan`]), observed on a target through a [`backend`] wrapped in a
+//! memoizing [`host::Host`] that gathers facts in bulk ([`gather`]), judged locally
+//! ([`run`]) and reported ([`report`]); [`fleet`] checks several targets at once.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api;
 pub mod backend;
 pub mod cli;
 pub mod cmd;
@@ -27,6 +33,7 @@ pub mod exit;
 pub mod expect;
 pub mod fleet;
 pub mod gather;
+pub mod harness;
 pub mod host;
 pub mod os;
 pub mod plan;
@@ -34,3 +41,5 @@ pub mod report;
 pub mod resource;
 pub mod run;
 pub mod spec;
+
+pub use api::{Report, Run, RunError, Target};

@@ -64,3 +64,6 @@ mod ssh;
 mod podman;
 // Gathering in bulk: round trips of the web-node benchmark spec on Docker and SSH.
 mod round_trips;
+// The library as a user's project uses it: the example harness and API, run as
+// processes.
+mod harness;

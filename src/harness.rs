@@ -1,0 +1,208 @@
+//! ispec under `cargo test`: every check becomes a [libtest-mimic] trial named
+//! `TARGET::KIND::ID::PROPERTY`, so `cargo test -- --list`, name filters,
+//! `--ignored`, `--test-threads` and `--format` work as Rust developers expect.
+//!
+//! In `Cargo.toml`:
+//!
+//! ```toml
+//! [[test]]
+//! name = "image"
+//! harness = false
+//! ```
+//!
+//! and in `tests/image.rs`:
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     ispec::harness::Harness::from_args()
+//!         .target(ispec::Target::image("web:candidate").wait_port(80))
+//!         .spec_file("specs/web.toml")
+//!         .run()
+//! }
+//! ```
+//!
+//! A target is reached, and its checks made all at once (one gathering for all of
+//! them), when the first of its trials runs; a target none of whose trials is
+//! selected is never touched. Checks a spec skips (`skip = true`) are ignored
+//! trials. A failure prints what was expected, what was found, and where the check
+//! was written. Throwaway containers are removed before [`Harness::run`] returns.
+//!
+//! [libtest-mimic]: https://docs.rs/libtest-mimic
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+use crate::api::{Collect, Finish};
+use crate::backend::docker::Owned;
+use crate::run::{CheckResult, Outcome};
+use crate::spec::Spec;
+use crate::{Run, Target, fleet};
+
+/// A test harness for specs: targets, specs, then [`Harness::run`].
+#[derive(Debug)]
+pub struct Harness {
+    args: Arguments,
+    run: Run,
+}
+
+/// The results of one target, made once for all its trials.
+type Results = Arc<OnceLock<Result<Vec<CheckResult>, String>>>;
+
+impl Harness {
+    /// A harness reading the test binary's command line (`cargo test -- ARGS`).
+    pub fn from_args() -> Self {
+        Self::new(Arguments::from_args())
+    }
+
+    /// A harness with the given arguments.
+    pub fn new(args: Arguments) -> Self {
+        Self {
+            args,
+            run: Run::new(),
+        }
+    }
+
+    /// Adds a target; with none, the local machine is checked.
+    #[must_use]
+    pub fn target(mut self, target: Target) -> Self {
+        self.run = self.run.target(target);
+        self
+    }
+
+    /// Adds a spec file, or a folder of them.
+    #[must_use]
+    pub fn spec_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.run = self.run.spec_file(path);
+        self
+    }
+
+    /// Adds specs loaded or built in Rust.
+    #[must_use]
+    pub fn spec(mut self, spec: Spec) -> Self {
+        self.run = self.run.spec(spec);
+        self
+    }
+
+    /// How many resources are observed at once on each target.
+    #[must_use]
+    pub fn jobs(mut self, jobs: usize) -> Self {
+        self.run = self.run.jobs(jobs);
+        self
+    }
+
+    /// The time limit for observing one resource.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.run = self.run.timeout(timeout);
+        self
+    }
+
+    /// The trials, one per check and target, named `TARGET::KIND::ID::PROPERTY`.
+    /// Bad specs are an error before any trial exists.
+    pub fn trials(&self) -> Result<Vec<Trial>, crate::RunError> {
+        self.trials_with(&Arc::new(Owned::new()))
+    }
+
+    fn trials_with(&self, owned: &Arc<Owned>) -> Result<Vec<Trial>, crate::RunError> {
+        let plan = self.run.plan()?;
+        let run = Arc::new(self.run.clone());
+        let mut trials = Vec::new();
+        for target in self.run.targets() {
+            let results: Results = Arc::default();
+            let name = target.name();
+            let mut index = 0;
+            for decl in &plan.decls {
+                for check in &decl.checks {
+                    let (run, target, plan, owned, results) = (
+                        Arc::clone(&run),
+                        target.clone(),
+                        plan.clone(),
+                        Arc::clone(owned),
+                        Arc::clone(&results),
+                    );
+                    let at = index;
+                    let trial = Trial::test(
+                        format!(
+                            "{name}::{}::{}::{}",
+                            decl.kind.key, decl.id, check.prop.name
+                        ),
+                        move || {
+                            let all = results.get_or_init(|| {
+                                check_target(&run, &target, &plan, &owned)
+                                    .map_err(|e| e.to_string())
+                            });
+                            match all {
+                                Ok(all) => verdict(&all[at]),
+                                Err(why) => Err(Failed::from(format!(
+                                    "{} is unreachable: {why}",
+                                    target.name()
+                                ))),
+                            }
+                        },
+                    )
+                    .with_kind(decl.kind.key)
+                    .with_ignored_flag(decl.skip);
+                    trials.push(trial);
+                    index += 1;
+                }
+            }
+        }
+        Ok(trials)
+    }
+
+    /// Runs the selected trials and returns the exit code `cargo test` expects: 0
+    /// when every selected trial passed, 101 otherwise (also for bad specs, which are
+    /// printed first).
+    pub fn run(self) -> ExitCode {
+        let owned = Arc::new(Owned::new());
+        let _finish = Finish(Arc::clone(&owned));
+        match self.trials_with(&owned) {
+            Ok(trials) => libtest_mimic::run(&self.args, trials).exit_code(),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(101)
+            }
+        }
+    }
+}
+
+/// Reaches `target` and makes every check of `plan` there.
+fn check_target(
+    run: &Run,
+    target: &Target,
+    plan: &crate::plan::Plan,
+    owned: &Arc<Owned>,
+) -> Result<Vec<CheckResult>, crate::RunError> {
+    let job = run.job(target, plan, owned)?;
+    let mut collect = Collect::default();
+    let ran = fleet::execute(std::slice::from_ref(&job), &run.options(), &mut collect);
+    job.host.close();
+    ran.map_err(|e| crate::RunError::BadTarget(format!("the run stopped: {e}")))?;
+    Ok(collect.0)
+}
+
+/// A check's result as a trial's.
+fn verdict(r: &CheckResult) -> Result<(), Failed> {
+    let at = format!("at {}", r.location.short());
+    match &r.outcome {
+        Outcome::Pass => Ok(()),
+        Outcome::Fail => Err(Failed::from(format!(
+            "{}: expected {}, got {}\n  {at}",
+            r.property,
+            r.expected,
+            r.actual.as_deref().unwrap_or("nothing")
+        ))),
+        Outcome::Error(why) => Err(Failed::from(format!(
+            "{}: error: {why}\n  {at}",
+            r.property
+        ))),
+        Outcome::Skip(why) => Err(Failed::from(format!(
+            "{}: not checked: {why}\n  {at}",
+            r.property
+        ))),
+    }
+}
