@@ -23,6 +23,7 @@
 pub mod backend;
 pub mod cli;
 pub mod cmd;
+pub mod dsl;
 pub mod exit;
 pub mod expect;
 pub mod fleet;
