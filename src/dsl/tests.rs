@@ -439,3 +439,53 @@ fn runs_against_the_local_machine() {
     assert_eq!(results[1].location.line, here + 3);
     assert_eq!(results[1].location.file.as_ref(), Path::new(file!()));
 }
+
+#[test]
+fn plain_values_and_matchers_mix() {
+    let spec = build([
+        Resource::from(
+            command("x")
+                .stdout(contains([Expect::from("ready"), matches(":80")]))
+                .stderr(not(contains("error")))
+                .exit_status(all([ge(0), lt(2)])),
+        ),
+        file("/x")
+            .contains(any([Expect::from("a"), matches("^b")]))
+            .mode(not(0o777))
+            .content(one_of(["a", "b"]))
+            .into(),
+        file("/y").contains(all(["a", "b"])).into(),
+        image("i")
+            .cmd(vec!["a".to_string()])
+            .tags(&["x", "y"][..])
+            .into(),
+        dns("d").addrs(matches("^127")).into(),
+        package("p").version(not(version("< 1"))).into(),
+        process("p").count(one_of([1u8, 2])).into(),
+        kernel_param("k").value(one_of([0, 1])).into(),
+    ])
+    .expect("valid");
+    let texts: Vec<String> = spec
+        .decls
+        .iter()
+        .flat_map(|d| d.checks.iter().map(|c| c.expect.to_string()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            r#"contains "ready" and matches /:80/"#,
+            r#"not contains "error""#,
+            "all of (>= 0; < 2)",
+            r#"any of (contains "a"; matches /^b/)"#,
+            r#"not "0777""#,
+            r#"one of ["a", "b"]"#,
+            r#"all of (contains "a"; contains "b")"#,
+            r#"["a"]"#,
+            r#"["x", "y"]"#,
+            "matches /^127/",
+            "not version < 1",
+            "one of [1, 2]",
+            r#"one of ["0", "1"]"#,
+        ]
+    );
+}
