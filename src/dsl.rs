@@ -174,9 +174,17 @@ impl Resource {
         match key {
             None => format!("`{}({:?})`", self.kind.replace('-', "_"), self.id),
             Some("skip") => "`.skip()`".into(),
-            Some("type") => "`.type_(...)`".into(),
-            Some(key) => format!("`.{}(...)`", key.replace('-', "_")),
+            Some(key) => format!("`.{}(...)`", method(key)),
         }
+    }
+}
+
+/// The builder method for spec key `key`.
+fn method(key: &str) -> String {
+    if key == "type" {
+        "type_".into()
+    } else {
+        key.replace('-', "_")
     }
 }
 
@@ -187,6 +195,7 @@ struct Span {
     location: Location,
     call: String,
     toml: String,
+    kind: &'static str,
 }
 
 fn line_count(text: &str) -> u32 {
@@ -204,6 +213,7 @@ fn render(res: &Resource, text: &mut String, spans: &mut Vec<Span>) {
             location: location.clone(),
             call,
             toml: line.trim_end().to_string(),
+            kind: res.kind,
         });
     };
     let header = format!("[{}.{}]\n", res.kind, quoted_key(&res.id));
@@ -324,16 +334,7 @@ fn locate(error: SpecError, spans: &[Span]) -> SpecError {
     } else {
         format!(": {label}")
     };
-    // The loader's hint for a regex is about TOML quoting; in Rust a raw string does.
-    let help = if error.message.starts_with("invalid regex") {
-        Some(
-            "escape a literal `(`, `[`, `{`, `.`, `*`, `+` or `?` with `\\`; in a raw \
-             string no other escaping is needed: `matches(r\"^v\\d+\\.\")`"
-                .to_string(),
-        )
-    } else {
-        error.help
-    };
+    let help = rust_help(&error.message, span).or(error.help);
     SpecError {
         message: error.message,
         snippet: Some(format!(
@@ -342,6 +343,32 @@ fn locate(error: SpecError, spans: &[Span]) -> SpecError {
         )),
         help,
     }
+}
+
+/// The loader's hints show TOML; where one would mislead in Rust, the Rust to write.
+fn rust_help(message: &str, span: &Span) -> Option<String> {
+    let help = if message.starts_with("invalid regex") {
+        "escape a literal `(`, `[`, `{`, `.`, `*`, `+` or `?` with `\\`; in a raw string \
+         no other escaping is needed: `matches(r\"^v\\d+\\.\")`"
+    } else if message.ends_with("must be an octal mode such as \"0644\"") {
+        "write the mode as an octal integer of at most four digits: `.mode(0o644)`"
+    } else if message.starts_with("`timeout` must be longer") {
+        "write e.g. `.timeout(secs(10))`, or leave it out for the run's timeout"
+    } else if message.ends_with("checks nothing") {
+        let props = crate::resource::kind(span.kind).map_or(&[][..], |k| k.props);
+        let names: Vec<String> = props
+            .iter()
+            .map(|p| format!("`.{}(...)`", method(p.name)))
+            .collect();
+        return Some(format!(
+            "call a property method on {}: {}",
+            span.call,
+            names.join(", ")
+        ));
+    } else {
+        return None;
+    };
+    Some(help.to_string())
 }
 
 /// Puts the recorded call sites on the loaded spec, and names the Rust files as its

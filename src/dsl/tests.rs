@@ -356,7 +356,19 @@ fn errors_name_the_call_site() {
             .find(|e| e.starts_with(message))
             .unwrap();
         assert!(error.contains(&at), "{at}: {error}");
+        let help = error
+            .lines()
+            .find_map(|l| l.split_once("help:"))
+            .map_or("", |(_, help)| help);
+        assert!(!help.contains(" = "), "TOML in the help: {error}");
     }
+    assert!(text.contains("`.mode(0o644)`"), "{text}");
+    assert!(
+        text.contains(
+            "call a property method on `service(\"s\")`: `.running(...)`, `.enabled(...)`"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
