@@ -26,17 +26,18 @@ fn summary(d: &Declared) -> String {
 
 /// Builds `dsl` and loads `toml`, and asserts they declare the same.
 #[track_caller]
-fn same(dsl: Vec<Resource>, toml: &str) {
+fn same(dsl: Vec<Resource>, toml: &str) -> Spec {
     let from_dsl = build(dsl).unwrap_or_else(|e| panic!("DSL: {e}"));
     let from_toml = load_str(Path::new("t.toml"), toml).unwrap_or_else(|e| panic!("TOML: {e}"));
     let a: Vec<String> = from_dsl.decls.iter().map(summary).collect();
     let b: Vec<String> = from_toml.decls.iter().map(summary).collect();
     assert_eq!(a, b);
+    from_dsl
 }
 
 #[test]
 fn every_kind_declares_what_its_toml_declares() {
-    same(
+    let spec = same(
         vec![
             addr("tcp://127.0.0.1:18080")
                 .title("app port")
@@ -253,6 +254,20 @@ shell = { matches = "nologin$" }
 groups = { contains = "www-data" }
 "#,
     );
+    // Every property of every kind has a builder method, and the test above uses it.
+    for kind in crate::resource::KINDS {
+        let mut used: Vec<&str> = spec
+            .decls
+            .iter()
+            .filter(|d| d.kind.key == kind.key)
+            .flat_map(|d| d.checks.iter().map(|c| c.prop.name))
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        let mut props: Vec<&str> = kind.props.iter().map(|p| p.name).collect();
+        props.sort_unstable();
+        assert_eq!(used, props, "{}", kind.key);
+    }
 }
 
 #[test]
