@@ -29,6 +29,7 @@ mod api;
 pub mod backend;
 pub mod cli;
 pub mod cmd;
+pub mod dsl;
 pub mod exit;
 pub mod expect;
 pub mod fleet;
