@@ -244,6 +244,8 @@ pub struct Run {
     targets: Vec<Target>,
     files: Vec<PathBuf>,
     specs: Vec<Plan>,
+    /// What was wrong with resources built in Rust, told when the run is planned.
+    dsl_errors: Vec<crate::spec::SpecError>,
     jobs: Option<usize>,
     timeout: Option<Duration>,
     gather: Option<Mode>,
@@ -276,6 +278,20 @@ impl Run {
         self
     }
 
+    /// Adds resources written in Rust ([`crate::dsl`]). What the compiler could not
+    /// check (a regex, an id) is an error of [`Run::plan`] naming the call site.
+    #[must_use]
+    pub fn resources<R: Into<crate::dsl::Resource>>(
+        mut self,
+        resources: impl IntoIterator<Item = R>,
+    ) -> Self {
+        match crate::dsl::build(resources) {
+            Ok(spec) => self.specs.push(Plan::build(spec, &Filter::default())),
+            Err(errors) => self.dsl_errors.extend(errors.0),
+        }
+        self
+    }
+
     /// How many resources are observed at once on each target (default 8).
     #[must_use]
     pub fn jobs(mut self, jobs: usize) -> Self {
@@ -300,6 +316,9 @@ impl Run {
 
     /// Loads the specs and builds the plan, touching no target.
     pub fn plan(&self) -> Result<Plan, RunError> {
+        if !self.dsl_errors.is_empty() {
+            return Err(RunError::Spec(SpecErrors(self.dsl_errors.clone())));
+        }
         if self.files.is_empty() && self.specs.is_empty() {
             return Err(RunError::NoSpecs);
         }
@@ -463,6 +482,32 @@ mod tests {
         is::<Run>();
         is::<Report>();
         is::<RunError>();
+    }
+
+    #[test]
+    fn rust_specs_run_and_their_errors_name_the_call_site() {
+        let report = Run::new()
+            .resources([
+                crate::dsl::user("root").uid(0),
+                crate::dsl::user("root-not").uid(0),
+            ])
+            .execute();
+        // Two users of one kind: the second does not exist here, so its uid is an
+        // error result.
+        let report = report.unwrap();
+        let s = report.summary;
+        assert_eq!((s.passed, s.failed + s.errored), (1, 1));
+        assert_eq!(
+            report.failures().next().unwrap().location.file.as_ref(),
+            Path::new(file!())
+        );
+        let line = line!() + 2;
+        let err = Run::new()
+            .resources([crate::dsl::file("relative/path").exists(true)])
+            .plan()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&format!("{}:{line}", file!())), "{text}");
     }
 
     #[test]

@@ -87,6 +87,17 @@ impl Harness {
         self
     }
 
+    /// Adds resources written in Rust ([`crate::dsl`]); what the compiler could not
+    /// check is reported, with the call site, before any trial runs.
+    #[must_use]
+    pub fn resources<R: Into<crate::dsl::Resource>>(
+        mut self,
+        resources: impl IntoIterator<Item = R>,
+    ) -> Self {
+        self.run = self.run.resources(resources);
+        self
+    }
+
     /// How many resources are observed at once on each target.
     #[must_use]
     pub fn jobs(mut self, jobs: usize) -> Self {

@@ -128,3 +128,40 @@ fn the_library_checks_this_machine_without_the_harness() {
         "{said}"
     );
 }
+
+#[test]
+fn a_harness_mixes_toml_and_rust_specs_on_this_machine() {
+    let out = Command::new(example("gate_local"))
+        .arg("--list")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the example runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    // From the DSL, and from specs/examples/localhost.toml.
+    assert!(
+        listing.contains("[user] local::user::root::uid: test"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("[command] local::command::uname -s::stdout: test"),
+        "{listing}"
+    );
+    let from_toml = listing
+        .lines()
+        .filter(|l| !l.contains("::root::") && !l.contains("uname"))
+        .count();
+    assert!(from_toml > 5, "{listing}");
+
+    let out = Command::new(example("gate_local"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the example runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("test result: ok."), "{}", text(&out));
+    assert!(
+        text(&out).contains(" 0 failed; 0 ignored"),
+        "{}",
+        text(&out)
+    );
+}
