@@ -1,4 +1,5 @@
-//! The command line: argv → what to run. The only module that knows flag names.
+//! The command line: argv → what to run. The only module that knows flag names. It
+//! is the `ispec` binary's, not part of the library's API (hidden from its docs).
 
 mod add;
 mod run;

@@ -27,6 +27,7 @@
 
 mod api;
 pub mod backend;
+#[doc(hidden)]
 pub mod cli;
 pub mod cmd;
 pub mod dsl;
