@@ -26,9 +26,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::docker::{Container, ContainerSpec, Owned};
-use crate::backend::ssh::SshOptions;
-use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions};
+use crate::backend::docker::{ContainerSpec, Owned};
+use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::fleet::{self, Job};
 use crate::gather::Mode;
 use crate::host::{Host, Stats};
@@ -37,52 +36,44 @@ use crate::report::Reporter;
 use crate::run::{CheckResult, Outcome, RunOptions, Summary};
 use crate::spec::{Spec, SpecErrors};
 
-/// Where checks run.
+/// Where checks run: a planned target and how to reach it, as the `ispec` command
+/// line has them.
 #[derive(Clone, Debug)]
 pub struct Target {
-    how: How,
-}
-
-#[derive(Clone, Debug)]
-enum How {
-    Local,
-    Container { name: String, user: Option<String> },
-    Image(Box<ContainerSpec>),
-    Ssh { uri: String, options: SshOptions },
+    spec: TargetSpec,
+    options: ConnectOptions,
 }
 
 impl Target {
+    fn of(spec: TargetSpec) -> Self {
+        Self {
+            spec,
+            options: ConnectOptions::default(),
+        }
+    }
+
     /// The machine this program runs on.
     pub fn local() -> Self {
-        Self { how: How::Local }
+        Self::of(TargetSpec::Uri("local".into()))
     }
 
     /// A running Docker container, by name or id (`docker://NAME`).
     pub fn container(name_or_id: impl Into<String>) -> Self {
-        Self {
-            how: How::Container {
-                name: name_or_id.into(),
-                user: None,
-            },
-        }
+        Self::of(TargetSpec::Uri(format!("docker://{}", name_or_id.into())))
     }
 
     /// A throwaway container started from `image`, made ready (its `HEALTHCHECK`,
     /// when it has one; see [`Target::wait_port`]) and removed when the run ends.
     pub fn image(image: impl Into<String>) -> Self {
-        Self {
-            how: How::Image(Box::new(ContainerSpec {
-                image: image.into(),
-                ..ContainerSpec::default()
-            })),
-        }
+        Self::image_with(ContainerSpec {
+            image: image.into(),
+            ..ContainerSpec::default()
+        })
     }
 
     /// A throwaway container described in full (environment, ports, volumes, ...).
     pub fn image_with(spec: ContainerSpec) -> Self {
-        Self {
-            how: How::Image(Box::new(spec)),
-        }
+        Self::of(TargetSpec::Image(Box::new(spec)))
     }
 
     /// A host over SSH: `ssh://[USER@]HOST[:PORT]` (or `[USER@]HOST[:PORT]`), logged in
@@ -94,21 +85,15 @@ impl Target {
         } else {
             format!("ssh://{uri}")
         };
-        Self {
-            how: How::Ssh {
-                uri,
-                options: SshOptions::default(),
-            },
-        }
+        Self::of(TargetSpec::Uri(uri))
     }
 
     /// Runs a container target's checks as `user` (`docker exec --user`).
     #[must_use]
     pub fn user(mut self, user: impl Into<String>) -> Self {
-        match &mut self.how {
-            How::Container { user: u, .. } => *u = Some(user.into()),
-            How::Image(spec) => spec.user = Some(user.into()),
-            How::Local | How::Ssh { .. } => {}
+        match &mut self.spec {
+            TargetSpec::Image(spec) => spec.user = Some(user.into()),
+            _ => self.options.user = Some(user.into()),
         }
         self
     }
@@ -116,7 +101,7 @@ impl Target {
     /// A throwaway container is ready once something listens on `port` in it.
     #[must_use]
     pub fn wait_port(mut self, port: u16) -> Self {
-        if let How::Image(spec) = &mut self.how {
+        if let TargetSpec::Image(spec) = &mut self.spec {
             spec.wait.port = Some(port);
         }
         self
@@ -125,7 +110,7 @@ impl Target {
     /// A throwaway container also carries the label `KEY=VALUE` (as `--label`).
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        if let How::Image(spec) = &mut self.how {
+        if let TargetSpec::Image(spec) = &mut self.spec {
             spec.labels.push(label.into());
         }
         self
@@ -134,9 +119,7 @@ impl Target {
     /// An SSH target logs in with this key file first.
     #[must_use]
     pub fn identity(mut self, key: impl Into<PathBuf>) -> Self {
-        if let How::Ssh { options, .. } = &mut self.how {
-            options.identities.push(key.into());
-        }
+        self.options.ssh.identities.push(key.into());
         self
     }
 
@@ -144,61 +127,35 @@ impl Target {
     /// `~/.ssh/known_hosts`.
     #[must_use]
     pub fn known_hosts(mut self, file: impl Into<PathBuf>) -> Self {
-        if let How::Ssh { options, .. } = &mut self.how {
-            options.known_hosts = Some(file.into());
-        }
+        self.options.ssh.known_hosts = Some(file.into());
         self
     }
 
     /// An SSH target whose host key is not known yet is trusted and recorded.
     #[must_use]
     pub fn accept_new_host_key(mut self) -> Self {
-        if let How::Ssh { options, .. } = &mut self.how {
-            options.accept_new_host_keys = true;
-        }
+        self.options.ssh.accept_new_host_keys = true;
         self
     }
 
     /// An SSH target runs its checks through `sudo`.
     #[must_use]
     pub fn sudo(mut self) -> Self {
-        if let How::Ssh { options, .. } = &mut self.how {
-            options.sudo = true;
-        }
+        self.options.ssh.sudo = true;
         self
     }
 
     /// The target as reports name it: `local`, `docker://NAME`, `image:IMAGE`, `ssh://…`.
     pub fn name(&self) -> String {
-        match &self.how {
-            How::Local => "local".into(),
-            How::Container { name, .. } => format!("docker://{name}"),
-            How::Image(spec) => format!("image:{}", spec.image),
-            How::Ssh { uri, .. } => uri.clone(),
-        }
+        self.spec.name()
     }
 
     /// Reaches the target (starting a throwaway container, registered in `owned`).
     fn connect(&self, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, RunError> {
-        let unreachable = |e: ConnectError| match e {
+        backend::reach(&self.spec, &self.options, owned, &|_| {}).map_err(|e| match e {
             ConnectError::Backend(e) => RunError::Unreachable(e),
             other => RunError::BadTarget(other.to_string()),
-        };
-        match &self.how {
-            How::Local => Ok(Box::new(backend::Local::new())),
-            How::Container { name, user } => backend::connect(
-                &format!("docker://{name}"),
-                &ConnectOptions::with_user(user.clone()),
-            )
-            .map_err(unreachable),
-            How::Image(spec) => Container::start(spec, owned, &|_| {})
-                .map(|c| Box::new(c) as Box<dyn Backend>)
-                .map_err(RunError::Unreachable),
-            How::Ssh { uri, options } => {
-                backend::connect(uri, &ConnectOptions::with_ssh(options.clone()))
-                    .map_err(unreachable)
-            }
-        }
+        })
     }
 }
 
@@ -378,7 +335,7 @@ impl Run {
         let plan = self.plan()?;
         let targets = self.targets();
         let owned = Arc::new(Owned::new());
-        let _finish = Finish(Arc::clone(&owned));
+        let _finish = owned.finish_on_drop();
         let opts = self.options();
         let mut jobs = Vec::new();
         for target in &targets {
@@ -397,15 +354,6 @@ impl Run {
             summary,
             targets,
         })
-    }
-}
-
-/// Removes a run's throwaway containers when dropped (also on a panic).
-pub(crate) struct Finish(pub(crate) Arc<Owned>);
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        self.0.finish();
     }
 }
 
@@ -452,22 +400,6 @@ impl Report {
         self.results
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error(_)))
-    }
-}
-
-impl ConnectOptions {
-    fn with_user(user: Option<String>) -> Self {
-        Self {
-            user,
-            ..Self::default()
-        }
-    }
-
-    fn with_ssh(ssh: SshOptions) -> Self {
-        Self {
-            ssh,
-            ..Self::default()
-        }
     }
 }
 

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-use crate::api::{Collect, Finish};
+use crate::api::Collect;
 use crate::backend::docker::Owned;
 use crate::run::{CheckResult, Outcome};
 use crate::spec::Spec;
@@ -170,7 +170,7 @@ impl Harness {
     /// printed first).
     pub fn run(self) -> ExitCode {
         let owned = Arc::new(Owned::new());
-        let _finish = Finish(Arc::clone(&owned));
+        let _finish = owned.finish_on_drop();
         match self.trials_with(&owned) {
             Ok(trials) => libtest_mimic::run(&self.args, trials).exit_code(),
             Err(e) => {

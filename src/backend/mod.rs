@@ -234,8 +234,39 @@ pub struct ConnectOptions {
     pub ssh: ssh::SshOptions,
 }
 
+impl ConnectOptions {
+    /// These options with an `ssh://` target's own over them (its `sudo`, its
+    /// identities tried first).
+    fn for_ssh(&self, target: &SshTarget) -> Self {
+        let mut options = self.clone();
+        if let Some(sudo) = target.sudo {
+            options.ssh.sudo = sudo;
+        }
+        let mut identities = target.identities.clone();
+        identities.append(&mut options.ssh.identities);
+        options.ssh.identities = identities;
+        options
+    }
+}
+
+/// Reaches a planned target: connects to its URI, or starts its throwaway container
+/// (registered in `owned`, so it is removed whatever happens; `say` hears what is
+/// happening while it starts).
+pub fn reach(
+    target: &TargetSpec,
+    options: &ConnectOptions,
+    owned: &std::sync::Arc<docker::Owned>,
+    say: &dyn Fn(&str),
+) -> Result<Box<dyn Backend>, ConnectError> {
+    match target {
+        TargetSpec::Uri(uri) => connect(uri, options),
+        TargetSpec::Ssh(ssh) => connect(&ssh.uri, &options.for_ssh(ssh)),
+        TargetSpec::Image(spec) => Ok(Box::new(docker::Container::start(spec, owned, say)?)),
+    }
+}
+
 /// Opens a backend for a target URI: `local` or `docker://CONTAINER`. Throwaway
-/// containers (`--image`) are started by [`docker::Container::start`].
+/// containers (`--image`) are started by [`reach`].
 pub fn connect(target: &str, options: &ConnectOptions) -> Result<Box<dyn Backend>, ConnectError> {
     let scheme = target
         .split_once("://")

@@ -27,7 +27,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
     on_interrupt(&owned, &unfinished);
     // Removes the run's containers when the run ends, also by a panic. (Dropping the
     // backends would too, but a check's thread may still hold one as the process exits.)
-    let _finish = Finish(Arc::clone(&owned));
+    let _finish = owned.finish_on_drop();
     let planned = match plan_targets(args) {
         Ok(planned) => planned,
         Err(code) => return code,
@@ -223,16 +223,8 @@ fn connect_all(
                         took: began.elapsed(),
                     };
                     let result = match &p.target {
-                        TargetSpec::Uri(uri) => backend::connect(uri, options).map(connected),
-                        TargetSpec::Ssh(ssh) => {
-                            let mut options = options.clone();
-                            if let Some(sudo) = ssh.sudo {
-                                options.ssh.sudo = sudo;
-                            }
-                            let mut identities = ssh.identities.clone();
-                            identities.append(&mut options.ssh.identities);
-                            options.ssh.identities = identities;
-                            backend::connect(&ssh.uri, &options).map(connected)
+                        TargetSpec::Uri(_) | TargetSpec::Ssh(_) => {
+                            backend::reach(&p.target, options, owned, &|_| {}).map(connected)
                         }
                         TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
                         TargetSpec::Image(spec) => {
@@ -291,15 +283,6 @@ fn start(
         phase: Phase::Setup,
         took,
     })
-}
-
-/// Removes the run's throwaway containers (but kept ones) when dropped.
-struct Finish(Arc<Owned>);
-
-impl Drop for Finish {
-    fn drop(&mut self) {
-        self.0.finish();
-    }
 }
 
 /// After Ctrl-C or SIGTERM, what failed did so because its container went away: the

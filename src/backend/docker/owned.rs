@@ -3,7 +3,7 @@
 //! what a killed run left behind.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -72,6 +72,12 @@ impl Owned {
         }
     }
 
+    /// A guard that calls [`Owned::finish`] when dropped, so a run's containers go
+    /// however it ends, a panic included.
+    pub fn finish_on_drop(self: &Arc<Self>) -> FinishOnDrop {
+        FinishOnDrop(Arc::clone(self))
+    }
+
     /// Removes every container of the run except the kept ones: what a run does when
     /// it ends, whatever its outcome. Returns how many were removed.
     pub fn finish(&self) -> usize {
@@ -118,6 +124,17 @@ impl Owned {
             .iter()
             .filter(|c| remove(&c.engine, &c.name).is_ok())
             .count()
+    }
+}
+
+/// Removes a run's containers (but kept ones) when dropped: see
+/// [`Owned::finish_on_drop`].
+#[must_use = "the containers are removed when the guard is dropped"]
+pub struct FinishOnDrop(Arc<Owned>);
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.0.finish();
     }
 }
 
