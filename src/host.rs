@@ -12,8 +12,12 @@ use std::time::Duration;
 
 use crate::backend::{Backend, BackendError, FileMeta, ImageInfo};
 use crate::cmd::{Cmd, Output};
-use crate::gather::{self, Fact, Mode};
+use crate::gather::Mode;
 use crate::os::{Family, OsInfo, parse_os_release};
+
+mod bulk;
+mod stats;
+pub use stats::{Phase, Stats};
 
 /// Why a fact could not be gathered; becomes an *error* result, never a pass.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -83,41 +87,6 @@ fn slot<K: std::hash::Hash + Eq, T>(map: &Mutex<HashMap<K, Slot<T>>>, key: K) ->
             .entry(key)
             .or_default(),
     )
-}
-
-/// Where the time of one target's run went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Reaching the target: the engine, the SSH handshake and login.
-    Connect,
-    /// Starting a throwaway container and waiting until it is ready.
-    Setup,
-    /// Fetching the facts of every check in bulk.
-    Gather,
-    /// Observing each resource (facts not gathered in bulk are fetched here) and
-    /// judging its checks.
-    Judge,
-    /// Removing what the run started.
-    Teardown,
-}
-
-/// What one target's run cost: `--stats` and the JSON report show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// How facts were gathered: `probe`, `script`, `per-fact` or `local`.
-    pub mode: String,
-    /// Why a faster way was not used, if one was not.
-    pub fallback: Option<String>,
-    /// Requests to the target: each exec, file read, file copy or engine call.
-    pub round_trips: u64,
-    /// Bytes sent to the target (programs copied in, standard input).
-    pub bytes_sent: u64,
-    /// Bytes received (output, file contents).
-    pub bytes_received: u64,
-    /// Time per phase, in the order of [`Phase`].
-    pub phases: [Duration; 5],
-    /// The facts fetched alone, each in a round trip of its own (the first 50).
-    pub alone: Vec<String>,
 }
 
 struct Shared {
@@ -367,129 +336,6 @@ impl Host {
         self.alone(|| "processes".into());
         self.count(1, 0, answer.as_ref().map_or(0, Vec::len));
         Some(answer.map_err(ProbeError::from))
-    }
-
-    /// Fetches in bulk those of `facts` not known yet (see [`crate::gather`]).
-    pub fn prefetch(&self, facts: impl IntoIterator<Item = Fact>) {
-        gather::batch(self, &self.unknown(facts), false);
-    }
-
-    /// Like [`Host::prefetch`], for a few facts that may be asked for again and again
-    /// (a `within` retry): without copying the probe in.
-    pub fn prefetch_light(&self, facts: impl IntoIterator<Item = Fact>) {
-        gather::batch(self, &self.unknown(facts), true);
-    }
-
-    fn unknown(&self, facts: impl IntoIterator<Item = Fact>) -> Vec<Fact> {
-        let mut wanted: Vec<Fact> = Vec::new();
-        for fact in facts {
-            if !self.knows(&fact) && !wanted.contains(&fact) {
-                wanted.push(fact);
-            }
-        }
-        wanted
-    }
-
-    /// Returns true unless the gathering script failed on this target.
-    pub(crate) fn script_works(&self) -> bool {
-        self.shared.script_works.load(Ordering::Relaxed)
-    }
-
-    /// Notes that the gathering script does not work on this target.
-    pub(crate) fn script_failed(&self) {
-        self.shared.script_works.store(false, Ordering::Relaxed);
-    }
-
-    /// Returns true unless the target turned out to have no `gzip`.
-    pub(crate) fn gzip_works(&self) -> bool {
-        self.shared.gzip_works.load(Ordering::Relaxed)
-    }
-
-    /// Notes that the target has no `gzip`: the probe goes as it is from now on.
-    pub(crate) fn no_gzip(&self) {
-        self.shared.gzip_works.store(false, Ordering::Relaxed);
-    }
-
-    /// Returns true if `fact` is in the memo already.
-    pub(crate) fn knows(&self, fact: &Fact) -> bool {
-        match fact {
-            Fact::Read(path) => self
-                .memo
-                .reads
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(path)
-                .is_some_and(|s| s.get().is_some()),
-            Fact::Lstat(path) => self
-                .memo
-                .lstats
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(path),
-            Fact::Run(cmd) => self
-                .memo
-                .runs
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .get(cmd)
-                .is_some_and(|s| s.get().is_some()),
-            Fact::Processes => self.memo.processes.get().is_some(),
-        }
-    }
-
-    pub(crate) fn remember_read(&self, path: &str, answer: Result<Option<Vec<u8>>, ProbeError>) {
-        let _ = slot(&self.memo.reads, path.to_string()).set(answer.map(|b| b.map(Arc::new)));
-    }
-
-    pub(crate) fn remember_lstat(&self, path: &str, answer: Result<Option<FileMeta>, ProbeError>) {
-        self.memo
-            .lstats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(path.to_string(), answer);
-    }
-
-    pub(crate) fn remember_run(&self, cmd: &Cmd, answer: Result<Output, ProbeError>) {
-        let _ = slot(&self.memo.runs, cmd.clone()).set(answer.map(Arc::new));
-    }
-
-    pub(crate) fn remember_processes(&self, answer: Result<Vec<u8>, ProbeError>) {
-        let _ = self.memo.processes.set(answer);
-    }
-
-    /// The backend, for gathering.
-    pub(crate) fn backend(&self) -> &dyn Backend {
-        &*self.shared.backend
-    }
-
-    /// How many programs may run at once on the target.
-    pub fn jobs(&self) -> usize {
-        self.shared.jobs
-    }
-
-    /// How facts are gathered now.
-    pub fn mode(&self) -> Mode {
-        self.shared
-            .mode
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .0
-    }
-
-    /// Drops gathering the `from` way for `to`, for the rest of the run.
-    pub(crate) fn downgrade(&self, from: Mode, to: Mode, why: String) {
-        let mut mode = self
-            .shared
-            .mode
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if mode.0 == from {
-            let why = match mode.1.take() {
-                Some(before) => format!("{before}; then {why}"),
-                None => why,
-            };
-            *mode = (to, Some(why));
-        }
     }
 
     /// Adds `took` to the time of `phase`.
