@@ -3,6 +3,7 @@
 
 mod add;
 mod run;
+mod stats;
 mod target_flags;
 
 use std::io::{self, Write};
