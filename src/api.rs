@@ -21,13 +21,12 @@
 //! [`Run::execute`] returns. A `Run` holds no global state, so several may run at once
 //! on different threads.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::docker::{ContainerSpec, Owned};
-use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
+use crate::backend::BackendError;
+use crate::backend::docker::Owned;
 use crate::fleet::{self, Job};
 use crate::gather::Mode;
 use crate::host::{Host, Stats};
@@ -36,134 +35,10 @@ use crate::report::Reporter;
 use crate::run::{CheckResult, Outcome, RunOptions, Summary};
 use crate::spec::{Spec, SpecErrors};
 
-/// Where checks run: a planned target and how to reach it, as the `ispec` command
-/// line has them.
-#[derive(Clone, Debug)]
-pub struct Target {
-    spec: TargetSpec,
-    options: ConnectOptions,
-}
+mod suite;
+mod target;
 
-impl Target {
-    fn of(spec: TargetSpec) -> Self {
-        Self {
-            spec,
-            options: ConnectOptions::default(),
-        }
-    }
-
-    /// The machine this program runs on.
-    pub fn local() -> Self {
-        Self::of(TargetSpec::Uri("local".into()))
-    }
-
-    /// A running Docker container, by name or id (`docker://NAME`).
-    pub fn container(name_or_id: impl Into<String>) -> Self {
-        Self::of(TargetSpec::Uri(format!("docker://{}", name_or_id.into())))
-    }
-
-    /// A throwaway container started from `image`, made ready (its `HEALTHCHECK`,
-    /// when it has one; see [`Target::wait_port`]) and removed when the run ends.
-    pub fn image(image: impl Into<String>) -> Self {
-        Self::image_with(ContainerSpec {
-            image: image.into(),
-            ..ContainerSpec::default()
-        })
-    }
-
-    /// A throwaway container described in full (environment, ports, volumes, ...).
-    pub fn image_with(spec: ContainerSpec) -> Self {
-        Self::of(TargetSpec::Image(Box::new(spec)))
-    }
-
-    /// A host over SSH: `ssh://[USER@]HOST[:PORT]` (or `[USER@]HOST[:PORT]`), logged in
-    /// as the `ispec` command line would (agent, `~/.ssh` keys, `~/.ssh/config`).
-    pub fn ssh(uri: impl Into<String>) -> Self {
-        let uri = uri.into();
-        let uri = if uri.starts_with("ssh://") {
-            uri
-        } else {
-            format!("ssh://{uri}")
-        };
-        Self::of(TargetSpec::Uri(uri))
-    }
-
-    /// Runs a container target's checks as `user` (`docker exec --user`).
-    #[must_use]
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        match &mut self.spec {
-            TargetSpec::Image(spec) => spec.user = Some(user.into()),
-            _ => self.options.user = Some(user.into()),
-        }
-        self
-    }
-
-    /// A throwaway container is ready once something listens on `port` in it.
-    #[must_use]
-    pub fn wait_port(mut self, port: u16) -> Self {
-        if let TargetSpec::Image(spec) = &mut self.spec {
-            spec.wait.port = Some(port);
-        }
-        self
-    }
-
-    /// A throwaway container also carries the label `KEY=VALUE` (as `--label`).
-    #[must_use]
-    pub fn label(mut self, label: impl Into<String>) -> Self {
-        if let TargetSpec::Image(spec) = &mut self.spec {
-            spec.labels.push(label.into());
-        }
-        self
-    }
-
-    /// An SSH target logs in with this key file first.
-    #[must_use]
-    pub fn identity(mut self, key: impl Into<PathBuf>) -> Self {
-        self.options.ssh.identities.push(key.into());
-        self
-    }
-
-    /// An SSH target checks host keys against this file instead of
-    /// `~/.ssh/known_hosts`.
-    #[must_use]
-    pub fn known_hosts(mut self, file: impl Into<PathBuf>) -> Self {
-        self.options.ssh.known_hosts = Some(file.into());
-        self
-    }
-
-    /// An SSH target whose host key is not known yet is trusted and recorded.
-    #[must_use]
-    pub fn accept_new_host_key(mut self) -> Self {
-        self.options.ssh.accept_new_host_keys = true;
-        self
-    }
-
-    /// An SSH target runs its checks through `sudo`.
-    #[must_use]
-    pub fn sudo(mut self) -> Self {
-        self.options.ssh.sudo = true;
-        self
-    }
-
-    /// The target as reports name it: `local`, `docker://NAME`, `image:IMAGE`, `ssh://…`.
-    pub fn name(&self) -> String {
-        self.spec.name()
-    }
-
-    /// Reaches the target (starting a throwaway container, registered in `owned`).
-    fn connect(&self, owned: &Arc<Owned>) -> Result<Box<dyn Backend>, RunError> {
-        backend::reach(&self.spec, &self.options, owned, &|_| {}).map_err(|e| match e {
-            ConnectError::Backend(e) => RunError::Unreachable(e),
-            other => RunError::BadTarget(other.to_string()),
-        })
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
+pub use target::Target;
 
 /// Why a run could not be made (a check that fails is a result, not this).
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +81,12 @@ pub struct Run {
     jobs: Option<usize>,
     timeout: Option<Duration>,
     gather: Option<Mode>,
+    /// The values of `${NAME}` in spec files: the environment, and [`Run::var`].
+    vars: crate::spec::Vars,
+    /// A suite file, whose targets and specs replace [`Run::target`] and the specs.
+    suite: Option<PathBuf>,
+    /// Labels for every throwaway container (and a suite's network), `KEY=value`.
+    labels: Vec<String>,
 }
 
 impl Run {
@@ -225,6 +106,32 @@ impl Run {
     #[must_use]
     pub fn spec_file(mut self, path: impl AsRef<Path>) -> Self {
         self.files.push(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Checks the targets of a suite file (`ispec.toml`), each against its own specs,
+    /// as `ispec run --suite FILE` does: image targets on a private network of the
+    /// run where each answers to its target name, started in `after` order, the
+    /// suite's `[defaults] within` applied. A suite names its own targets and specs:
+    /// with [`Run::target`], [`Run::spec_file`] or resources, planning is an error.
+    #[must_use]
+    pub fn suite(mut self, path: impl AsRef<Path>) -> Self {
+        self.suite = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// Adds a label (`KEY=value`, e.g. the CI job's) to every throwaway container the
+    /// run starts and to a suite's network, as `ispec run --label` does.
+    #[must_use]
+    pub fn label(mut self, label: impl Into<String>) -> Self {
+        self.labels.push(label.into());
+        self
+    }
+
+    /// Gives `${name}` in spec files this value, over the environment (as `--var`).
+    #[must_use]
+    pub fn var(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.vars.set(name, value);
         self
     }
 
@@ -271,10 +178,21 @@ impl Run {
         self
     }
 
-    /// Loads the specs and builds the plan, touching no target.
+    /// Loads the specs and builds the plan, touching no target. For a suite: every
+    /// spec of every target, checked, in one plan.
     pub fn plan(&self) -> Result<Plan, RunError> {
         if !self.dsl_errors.is_empty() {
             return Err(RunError::Spec(SpecErrors(self.dsl_errors.clone())));
+        }
+        if let Some(path) = &self.suite {
+            self.suite_alone()?;
+            let loaded = self.load_suite(path)?;
+            let mut plan = Plan::default();
+            for more in loaded.plans {
+                plan.decls.extend(more.decls);
+                plan.files.extend(more.files);
+            }
+            return Ok(plan);
         }
         if self.files.is_empty() && self.specs.is_empty() {
             return Err(RunError::NoSpecs);
@@ -282,7 +200,7 @@ impl Run {
         let mut plan = if self.files.is_empty() {
             Plan::default()
         } else {
-            let loaded = crate::spec::load(&self.files).map_err(RunError::Spec)?;
+            let loaded = crate::spec::load_with(&self.files, &self.vars).map_err(RunError::Spec)?;
             Plan::build(loaded, &Filter::default())
         };
         for more in &self.specs {
@@ -290,6 +208,17 @@ impl Run {
             plan.files.extend(more.files.iter().cloned());
         }
         Ok(plan)
+    }
+
+    /// A suite names its own targets and specs: nothing else may be given with it.
+    pub(crate) fn suite_alone(&self) -> Result<(), RunError> {
+        if self.targets.is_empty() && self.files.is_empty() && self.specs.is_empty() {
+            Ok(())
+        } else {
+            Err(RunError::BadTarget(
+                "a suite names its own targets and specs; give `Run::suite` alone".into(),
+            ))
+        }
     }
 
     /// The options checks run with.
@@ -317,6 +246,10 @@ impl Run {
         plan: &Plan,
         owned: &Arc<Owned>,
     ) -> Result<Job, RunError> {
+        let mut target = target.clone();
+        for label in &self.labels {
+            target = target.label(label.clone());
+        }
         let backend = target.connect(owned)?;
         Ok(Job {
             plan: plan.clone(),
@@ -332,6 +265,10 @@ impl Run {
     /// returns the results. A target that cannot be reached stops the run before
     /// any check (and what was started is removed).
     pub fn execute(self) -> Result<Report, RunError> {
+        if let Some(path) = &self.suite {
+            self.suite_alone()?;
+            return self.execute_suite(path);
+        }
         let plan = self.plan()?;
         let targets = self.targets();
         let owned = Arc::new(Owned::new());
@@ -341,20 +278,26 @@ impl Run {
         for target in &targets {
             jobs.push(self.job(target, &plan, &owned)?);
         }
-        let mut collect = Collect::default();
-        let summary = fleet::execute(&jobs, &opts, &mut collect)
-            .map_err(|e| RunError::BadTarget(format!("the run stopped: {e}")))?;
-        let mut targets = Vec::new();
-        for job in &jobs {
-            job.host.close();
-            targets.push((job.host.target().to_string(), job.host.stats()));
-        }
-        Ok(Report {
-            results: collect.0,
-            summary,
-            targets,
-        })
+        check_all(&jobs, &opts)
     }
+}
+
+/// Makes every check of every job, then closes the targets (throwaway containers go
+/// once every target is done: targets of one run may reach each other).
+fn check_all(jobs: &[Job], opts: &RunOptions) -> Result<Report, RunError> {
+    let mut collect = Collect::default();
+    let summary = fleet::execute(jobs, opts, &mut collect)
+        .map_err(|e| RunError::BadTarget(format!("the run stopped: {e}")))?;
+    let mut targets = Vec::new();
+    for job in jobs {
+        job.host.close();
+        targets.push((job.host.target().to_string(), job.host.stats()));
+    }
+    Ok(Report {
+        results: collect.0,
+        summary,
+        targets,
+    })
 }
 
 /// Keeps every result, in order.
@@ -440,6 +383,43 @@ mod tests {
             .unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("{}:{line}", file!())), "{text}");
+    }
+
+    #[test]
+    fn a_suite_runs_alone_with_its_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("base.toml"),
+            "[file.\"/${ROOT_NAME}\"]\ntype = \"directory\"\n\n\
+             [file.\"/tmp\"]\nwhen = 'target == \"here\"'\nexists = true\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("ispec.toml"),
+            "[defaults]\nwithin = \"1s\"\n[vars]\nROOT_NAME = \"no-such-dir\"\n\
+             [target.here]\nlocal = true\nspecs = [\"base.toml\"]\n",
+        )
+        .unwrap();
+        let suite = dir.path().join("ispec.toml");
+        let report = Run::new()
+            .suite(&suite)
+            .var("ROOT_NAME", "")
+            .execute()
+            .unwrap();
+        assert!(report.ok(), "{:?}", report.results);
+        assert_eq!(report.results[0].target, "local");
+        // The target is named as the suite names it, for conditions.
+        assert_eq!(report.summary.passed, 2, "{:?}", report.results);
+        // The suite's variable, and its `within`: the failing check was retried.
+        let report = Run::new().suite(&suite).execute().unwrap();
+        assert_eq!(report.summary.errored + report.summary.failed, 1);
+        assert!(report.results[0].attempts > 1, "{:?}", report.results[0]);
+        let err = Run::new()
+            .suite(&suite)
+            .target(Target::local())
+            .plan()
+            .unwrap_err();
+        assert!(err.to_string().contains("give `Run::suite` alone"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! is the `ispec` binary's, not part of the library's API (hidden from its docs).
 
 mod add;
+mod plan;
 mod run;
 mod stats;
 mod target_flags;
@@ -13,11 +14,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::TargetSpec;
 use crate::exit::Exit;
-use crate::plan::{Filter, Plan};
 use crate::report::Format;
 use crate::spec;
+use plan::{Planned, planned};
 use target_flags::{ContainerArgs, SshArgs};
 
 const EXAMPLES: &str = "\
@@ -90,6 +90,21 @@ struct SpecArgs {
     /// Only this target or role of the suite (repeatable).
     #[arg(long, value_name = "NAME", conflicts_with = "specs")]
     only: Vec<String>,
+    /// Gives `${KEY}` in specs and the suite this value, over the environment and the
+    /// suite's `[vars]` (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = spec::parse_var)]
+    vars: Vec<(String, String)>,
+}
+
+impl SpecArgs {
+    /// The variables `--var` sets, over the environment.
+    fn variables(&self) -> spec::Vars {
+        let mut vars = spec::Vars::from_env();
+        for (k, v) in &self.vars {
+            vars.set(k, v);
+        }
+        vars
+    }
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +130,10 @@ struct RunArgs {
     /// Time limit for observing one resource, e.g. `30s`.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// Retry each failing resource without a `within` of its own until it holds or
+    /// this much time has passed, e.g. `20s` (over the suite's `[defaults] within`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    within: Option<Duration>,
     /// Human format: show only resources that failed or errored.
     #[arg(short, long)]
     quiet: bool,
@@ -194,98 +213,10 @@ struct AddArgs {
     ssh: SshArgs,
 }
 
-/// One target and the plan it must pass, before anything is touched.
-struct Planned {
-    target: TargetSpec,
-    /// The suite roles that gave it its specs.
-    roles: Vec<String>,
-    plan: Plan,
-}
-
-/// What to check: every SPEC on each target (`--target` URIs and `--image` images;
-/// `local` when none), or, with no SPEC, the suite's targets and the specs each must
-/// pass. Everything is loaded and type-checked before anything runs; errors are
-/// printed and become the exit code.
-fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Vec<Planned>, u8> {
-    if !args.specs.is_empty() {
-        let targets = if targets.is_empty() {
-            vec![TargetSpec::Uri("local".to_string())]
-        } else {
-            targets.to_vec()
-        };
-        let plan = load_plan(&args.specs, &args.filter)?;
-        return Ok(targets
-            .into_iter()
-            .map(|target| Planned {
-                target,
-                roles: Vec::new(),
-                plan: plan.clone(),
-            })
-            .collect());
-    }
-    if !targets.is_empty() {
-        eprintln!(
-            "error: `--target` and `--image` need SPEC arguments; a suite (`{}`) names its own targets",
-            args.suite.display()
-        );
-        return Err(Exit::INVALID);
-    }
-    if !args.suite.exists() {
-        eprintln!(
-            "error: no SPEC given and no suite `{}` here\n  = help: name specs (`ispec run specs/`) or write an `ispec.toml` (see the book's Commands chapter)",
-            args.suite.display()
-        );
-        return Err(Exit::INVALID);
-    }
-    let mut suite = spec::load_suite(&args.suite).map_err(|errors| {
-        eprint!("{errors}");
-        Exit::INVALID
-    })?;
-    if !args.only.is_empty() {
-        suite = suite.only(&args.only).map_err(|e| {
-            eprintln!("error: {e}");
-            Exit::INVALID
-        })?;
-    }
-    // Hosts of one role share its specs: load them once, not once per host.
-    let mut plans: Vec<(Vec<PathBuf>, Plan)> = Vec::new();
-    let mut planned = Vec::new();
-    for t in suite.targets() {
-        let plan = if let Some((_, plan)) = plans.iter().find(|(specs, _)| *specs == t.specs) {
-            plan.clone()
-        } else {
-            let plan = load_plan(&t.specs, &args.filter)?;
-            plans.push((t.specs.clone(), plan.clone()));
-            plan
-        };
-        planned.push(Planned {
-            target: t.target,
-            roles: t.roles,
-            plan,
-        });
-    }
-    Ok(planned)
-}
-
-/// Loads and plans specs, printing spec errors; the error is the exit code.
-fn load_plan(specs: &[PathBuf], filter: &[String]) -> Result<Plan, u8> {
-    match spec::load(specs) {
-        Ok(spec) => Ok(Plan::build(
-            spec,
-            &Filter {
-                patterns: filter.to_vec(),
-            },
-        )),
-        Err(errors) => {
-            eprint!("{errors}");
-            Err(Exit::INVALID)
-        }
-    }
-}
-
 fn validate(args: &SpecArgs) -> u8 {
     match planned(args, &[]) {
         Ok(plans) => {
+            let plans = plans.targets;
             let resources: usize = plans.iter().map(|p| p.plan.decls.len()).sum();
             let checks: usize = plans.iter().map(|p| p.plan.check_count()).sum();
             let mut files: Vec<_> = plans.iter().flat_map(|p| p.plan.files.iter()).collect();
@@ -323,10 +254,18 @@ fn list(args: &SpecArgs) -> u8 {
                 target,
                 roles,
                 plan,
-            } in &plans
+                checked,
+                ..
+            } in &plans.targets
             {
                 if args.specs.is_empty() {
                     let _ = write!(out, "# target {}", target.name());
+                    if !checked {
+                        let _ = write!(
+                            out,
+                            " (started, not checked: a chosen target starts after it)"
+                        );
+                    }
                     let _ = match roles.as_slice() {
                         [] => writeln!(out),
                         [role] => writeln!(out, " (role {role})"),

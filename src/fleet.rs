@@ -14,6 +14,10 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::Instant;
 
+mod order;
+
+pub use order::{Step, in_order};
+
 use crate::host::Host;
 use crate::plan::Plan;
 use crate::report::Reporter;
@@ -161,6 +165,7 @@ mod tests {
             outcome: Outcome::Pass,
             expected: "0".into(),
             actual: Some("0".into()),
+            note: None,
             location: Location {
                 file: Arc::from(Path::new("spec.toml")),
                 line: 1,

@@ -20,10 +20,9 @@
 //! wrong guess costs time, never a wrong result.
 
 use std::fmt;
-use std::io::Write as _;
 use std::time::Duration;
 
-use ispec_probe::wire::{self, Batch, Query, Reply};
+use ispec_probe::wire::{self, Query, Reply};
 
 use crate::backend::{BackendError, FileMeta};
 use crate::cmd::{Cmd, Output};
@@ -50,6 +49,20 @@ pub enum Fact {
     Run(Cmd),
     /// Every process ([`Host::processes`]).
     Processes,
+    /// A connection, a name's addresses or an `http://` response from inside the
+    /// target ([`Host::gathered_net`]); see [`net`].
+    Net(net::Net),
+}
+
+impl Fact {
+    /// The fact as the gathering script can answer it: a network fact becomes its
+    /// fallback program (or nothing, when it has none).
+    fn for_script(&self) -> Option<Self> {
+        match self {
+            Self::Net(n) => n.fallback.clone().map(Self::Run),
+            other => Some(other.clone()),
+        }
+    }
 }
 
 /// What a kind may know when it names its facts.
@@ -114,7 +127,10 @@ pub(crate) fn batch(host: &Host, facts: &[Fact], light: bool) {
     if facts.is_empty() {
         return;
     }
-    if light && host.mode() == Mode::Probe {
+    // Network facts are answered natively by the probe only: a retry of one goes
+    // with the probe too, or a target without `curl` would fail where it passed.
+    let native = facts.iter().any(|f| matches!(f, Fact::Net(_)));
+    if light && !native && host.mode() == Mode::Probe {
         if host.script_works() {
             if let Err(Failure::Unusable(_)) = by_script(host, facts) {
                 host.script_failed();
@@ -125,7 +141,7 @@ pub(crate) fn batch(host: &Host, facts: &[Fact], light: bool) {
     loop {
         let mode = host.mode();
         let done = match mode {
-            Mode::Probe => by_probe(host, facts),
+            Mode::Probe => probe::by_probe(host, facts),
             Mode::Script => by_script(host, facts),
             Mode::Local | Mode::PerFact => return,
         };
@@ -161,6 +177,7 @@ fn queries(facts: &[Fact], timeout: Duration) -> Vec<Query> {
             Fact::Read(path) => Query::Read(path.clone()),
             Fact::Lstat(path) => Query::Lstat(path.clone()),
             Fact::Processes => Query::Processes,
+            Fact::Net(n) => n.query.wire(),
             Fact::Run(cmd) => Query::Run(wire::Run {
                 argv: cmd.argv(),
                 input: cmd.input().map(<[u8]>::to_vec),
@@ -173,141 +190,20 @@ fn queries(facts: &[Fact], timeout: Duration) -> Vec<Query> {
 /// The limit for a whole batch: each program has the check's limit, and some run
 /// after others when there are more than `jobs`.
 fn batch_limit(host: &Host, facts: &[Fact]) -> Duration {
-    let runs = facts.iter().filter(|f| matches!(f, Fact::Run(_))).count();
+    let runs = facts
+        .iter()
+        .filter(|f| matches!(f, Fact::Run(_) | Fact::Net(_)))
+        .count();
     let waves = u32::try_from(runs.div_ceil(host.jobs().max(1)).max(1)).unwrap_or(u32::MAX);
-    host.timeout().saturating_mul(waves) + Duration::from_secs(10)
-}
-
-/// Puts the probe (with the batch as its trailer) in the target through the
-/// backend's own way, or else through a shell; runs it; removes it.
-///
-/// In a shell (`$1`: the probe's CPU; `$2`: `gzip` when standard input is gzipped),
-/// the probe goes to a private temporary file; the shell that runs it names itself
-/// in `ISPEC_PROBE_SHELL` so the process listing leaves it out. A host without
-/// `gzip` says [`NO_GZIP`] and is sent the probe as it is.
-const PROBE_SHELL: &str = r#"if m=$(uname -m 2>/dev/null) && [ "$m" != "$1" ]; then
-  cat >/dev/null; echo "the probe is built for $1, this host is $m" >&2; exit 126
-fi
-if [ "$2" = gzip ] && ! command -v gzip >/dev/null 2>&1; then
-  cat >/dev/null; echo 'ispec: no gzip here' >&2; exit 125
-fi
-umask 077
-d=${TMPDIR:-/tmp}
-f=$(mktemp "$d/.ispec-probe.XXXXXX" 2>/dev/null) || { f=$d/.ispec-probe.$$; set -C; : >"$f" || exit 125; set +C; }
-if [ "$2" = gzip ]; then gzip -dc; else cat; fi >"$f" || { rm -f "$f"; exit 125; }
-chmod 700 "$f"
-ISPEC_PROBE_SHELL=$$ "$f"
-s=$?
-rm -f "$f"
-exit $s
-"#;
-
-fn by_probe(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
-    if !have_probe() {
-        return Err(Failure::Unusable(
-            "this ispec was built without its probe".into(),
-        ));
-    }
-    let limit = batch_limit(host, facts);
-    let batch = Batch {
-        jobs: u32::try_from(host.jobs()).unwrap_or(u32::MAX),
-        queries: queries(facts, host.timeout()),
-    };
-    let backend = host.backend();
-    let payload = batch.appended_to(PROBE);
-    let (out, put) = if let Some(put) = backend.put_executable(&payload, PROBE_ARCH, limit) {
-        host.count(1, if put.is_ok() { payload.len() } else { 0 }, 0);
-        let path = put.map_err(|e| match e {
-            // Nowhere to put it (a read-only root): the script needs no file.
-            BackendError::Denied(why) | BackendError::Failed(why) => Failure::Unusable(why),
-            other => Failure::Transport(other),
-        })?;
-        let out = host
-            .exec_counted(&Cmd::new(path.clone()), limit)
-            .map_err(|e| unusable_or_transport(e, "the probe"))?;
-        (out, Some(path))
-    } else {
-        let through_sh = |input: Vec<u8>, form: &str| {
-            let cmd = Cmd::shell(PROBE_SHELL)
-                .arg(PROBE_ARCH)
-                .arg(form)
-                .stdin(input);
-            host.exec_counted(&cmd, limit)
-                .map_err(|e| unusable_or_transport(e, "sh"))
-        };
-        if host.gzip_works() {
-            let out = through_sh(gzipped(&batch), "gzip")?;
-            if !(out.status == Some(125) && out.stderr_text().contains(NO_GZIP)) {
-                return finish(host, facts, &out, None);
-            }
-            host.no_gzip();
-        }
-        (through_sh(payload, "plain")?, None)
-    };
-    finish(host, facts, &out, put.as_deref())
-}
-
-/// What a host without `gzip` says when sent the gzipped probe.
-const NO_GZIP: &str = "ispec: no gzip here";
-
-/// The probe and its batch as two gzip members, which `gzip -dc` writes out as one
-/// file: the probe compressed at build time, the trailer now.
-fn gzipped(batch: &Batch) -> Vec<u8> {
-    let mut out = PROBE_GZ.to_vec();
-    let mut trailer = flate2::write::GzEncoder::new(&mut out, flate2::Compression::fast());
-    // Writing to memory cannot fail.
-    let _ = trailer.write_all(&batch.appended_to(&[]));
-    let _ = trailer.finish();
-    out
-}
-
-/// Reads the probe's reply into the memo, or says why the probe did not run (and
-/// removes a probe that was put in the target and could not remove itself).
-fn finish(host: &Host, facts: &[Fact], out: &Output, put: Option<&str>) -> Result<(), Failure> {
-    let replies = match wire::parse_replies(&out.stdout, facts.len()) {
-        Ok(replies) => replies,
-        Err(e) => {
-            let why = if out.stderr.is_empty() {
-                e.to_string()
-            } else {
-                out.stderr_text().trim().to_string()
-            };
-            if let Some(path) = put {
-                // It did not run, so it cannot remove itself.
-                remove_put(host, &Cmd::new("rm").arg("-f").arg("--").arg(path), path);
-            }
-            return Err(Failure::Unusable(format!(
-                "the probe did not run (exit status {}): {why}",
-                out.status.map_or_else(|| "none".into(), |s| s.to_string())
-            )));
-        }
-    };
-    if let Some(path) = put {
-        if !replies.unlinked {
-            remove_put(host, &Cmd::new(path).arg("--unlink"), path);
-        }
-    }
-    fill(host, facts, replies.replies);
-    Ok(())
-}
-
-/// Removes, as root, a probe that did not remove itself: with `remove`, which is the
-/// probe itself (`--unlink`: a non-root container user may not write in `/`) or `rm`
-/// (the probe could not run). Says so when that fails too.
-fn remove_put(host: &Host, remove: &Cmd, path: &str) {
-    let Some(done) = host.backend().exec_as_root(remove, Duration::from_secs(30)) else {
-        return;
-    };
-    host.count(1, 0, 0);
-    let why = match done {
-        Ok(out) if out.success() => return,
-        Ok(out) => out.stderr_text().trim().to_string(),
-        Err(e) => e.to_string(),
-    };
-    eprintln!(
-        "warning: could not remove ispec's probe `{path}` from {} ({why}); remove it by hand",
-        host.target()
-    );
+    // A network fact carries its own limit, which may be longer than the host's.
+    let longest = facts
+        .iter()
+        .filter_map(|f| match f {
+            Fact::Net(n) => Some(n.query.limit()),
+            _ => None,
+        })
+        .fold(host.timeout(), Duration::max);
+    longest.saturating_mul(waves) + Duration::from_secs(10)
 }
 
 fn unusable_or_transport(e: BackendError, program: &str) -> Failure {
@@ -319,6 +215,11 @@ fn unusable_or_transport(e: BackendError, program: &str) -> Failure {
 }
 
 fn by_script(host: &Host, facts: &[Fact]) -> Result<(), Failure> {
+    let facts: Vec<Fact> = facts.iter().filter_map(Fact::for_script).collect();
+    let facts = &facts[..];
+    if facts.is_empty() {
+        return Ok(());
+    }
     let limit = batch_limit(host, facts);
     let script = script::build(&queries(facts, host.timeout()));
     let out = host
@@ -352,6 +253,7 @@ fn fill(host: &Host, facts: &[Fact], replies: Vec<Option<Reply>>) {
                 Reply::Ok(mut fields) if !fields.is_empty() => Ok(fields.swap_remove(0)),
                 other => Err(error(other, "the process listing")),
             }),
+            Fact::Net(n) => host.remember_net(&n.query, n.query.answer(reply)),
         }
     }
 }
@@ -432,6 +334,8 @@ fn run_answer(cmd: &Cmd, reply: Reply, timeout: Duration) -> Result<Output, Prob
     }
 }
 
+pub mod net;
+mod probe;
 mod script;
 
 #[cfg(test)]

@@ -13,58 +13,15 @@ use std::time::Duration;
 use crate::backend::{Backend, BackendError, FileMeta, ImageInfo};
 use crate::cmd::{Cmd, Output};
 use crate::gather::Mode;
+use crate::gather::net::{NetAnswer, NetQuery};
 use crate::os::{Family, OsInfo, parse_os_release};
 
 mod bulk;
+mod conditions;
+mod error;
 mod stats;
+pub use error::ProbeError;
 pub use stats::{Phase, Stats};
-
-/// Why a fact could not be gathered; becomes an *error* result, never a pass.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProbeError {
-    /// A program the check needs is missing on the target.
-    #[error("`{0}` is not installed on the target")]
-    ToolMissing(String),
-    /// The target refused.
-    #[error("permission denied: {0}")]
-    Denied(String),
-    /// The check has no implementation for this OS or target.
-    #[error("{what} checks are not supported on `{on}`")]
-    Unsupported {
-        /// The kind or property.
-        what: String,
-        /// The OS or target that lacks it.
-        on: String,
-    },
-    /// Gathering took longer than the check's timeout.
-    #[error("timed out after {}", humantime::format_duration(*.0))]
-    Timeout(Duration),
-    /// Anything else, in words.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl ProbeError {
-    /// A check that has no implementation on `on`.
-    pub fn unsupported(what: impl Into<String>, on: &impl ToString) -> Self {
-        Self::Unsupported {
-            what: what.into(),
-            on: on.to_string(),
-        }
-    }
-}
-
-impl From<BackendError> for ProbeError {
-    fn from(e: BackendError) -> Self {
-        match e {
-            BackendError::ToolMissing(p) => Self::ToolMissing(p),
-            BackendError::Denied(m) => Self::Denied(m),
-            BackendError::Timeout(d) => Self::Timeout(d),
-            other => Self::Failed(other.to_string()),
-        }
-    }
-}
 
 type Slot<T> = Arc<OnceLock<Result<T, ProbeError>>>;
 type Read = Option<Arc<Vec<u8>>>;
@@ -77,6 +34,8 @@ struct Memo {
     lstats: Mutex<HashMap<String, Result<Option<FileMeta>, ProbeError>>>,
     /// Filled only by gathering in bulk.
     processes: OnceLock<Result<Vec<u8>, ProbeError>>,
+    /// Filled only by the probe; a miss runs the fact's fallback program.
+    nets: Mutex<HashMap<NetQuery, Result<NetAnswer, ProbeError>>>,
 }
 
 /// Returns the slot for `key`, made empty if there was none.
@@ -113,6 +72,8 @@ pub struct Host {
     shared: Arc<Shared>,
     memo: Arc<Memo>,
     timeout: Duration,
+    /// The target's name in a suite (`[target.NAME]`), for `when` conditions.
+    name: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -155,6 +116,7 @@ impl Host {
             }),
             memo: Arc::default(),
             timeout: Duration::from_secs(30),
+            name: None,
         }
     }
 
@@ -184,6 +146,19 @@ impl Host {
     /// The target as the user wrote it.
     pub fn target(&self) -> &str {
         self.shared.backend.target()
+    }
+
+    /// The same host named as a suite names it (`[target.NAME]`), for `when`
+    /// conditions such as `target == "web"`.
+    #[must_use]
+    pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How the target is reached.
+    pub fn transport(&self) -> crate::backend::Transport {
+        self.shared.backend.transport()
     }
 
     /// Returns true if and only if the target is this machine.
@@ -328,6 +303,17 @@ impl Host {
     /// Every process as gathered in bulk; `None` if it was not.
     pub fn gathered_processes(&self) -> Option<Result<Vec<u8>, ProbeError>> {
         self.memo.processes.get().cloned()
+    }
+
+    /// What the probe found for a network fact; `None` if it was not gathered that
+    /// way (the caller then runs the fact's fallback program).
+    pub fn gathered_net(&self, query: &NetQuery) -> Option<Result<NetAnswer, ProbeError>> {
+        self.memo
+            .nets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(query)
+            .cloned()
     }
 
     /// Every process, listed natively by the backend; `None` when it has no way.

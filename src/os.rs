@@ -47,6 +47,8 @@ pub struct OsInfo {
     pub id: String,
     /// `VERSION_ID` from os-release, e.g. `12`.
     pub version: Option<String>,
+    /// `ID_LIKE` from os-release, e.g. `["debian"]` on Ubuntu.
+    pub like: Vec<String>,
 }
 
 impl OsInfo {
@@ -56,6 +58,7 @@ impl OsInfo {
             family: Family::Other,
             id: "unknown".into(),
             version: None,
+            like: Vec::new(),
         }
     }
 }
@@ -89,6 +92,7 @@ pub fn parse_os_release(text: &str) -> OsInfo {
         family,
         id: if id.is_empty() { "unknown".into() } else { id },
         version,
+        like: like.split_whitespace().map(str::to_string).collect(),
     }
 }
 

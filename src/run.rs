@@ -13,7 +13,11 @@ use crate::os::OsInfo;
 use crate::plan::Plan;
 use crate::report::Reporter;
 use crate::resource::Observed;
-use crate::spec::{Declared, Location};
+use crate::spec::Declared;
+
+mod result;
+
+pub use result::{CheckResult, Outcome, Summary};
 
 /// How a run behaves.
 #[derive(Clone, Debug)]
@@ -25,9 +29,16 @@ pub struct RunOptions {
     pub parallel: usize,
     /// The time limit for observing one resource, unless its spec sets `timeout`.
     pub timeout: Duration,
-    /// The pause between attempts of a resource with `within`.
+    /// The longest pause between attempts of a resource with `within`: pauses start
+    /// at [`FIRST_PAUSE`] and double up to this.
     pub retry_interval: Duration,
+    /// `within` for resources whose spec does not set one (a suite's `[defaults]`,
+    /// `--within`); `None`: such resources are observed once.
+    pub within: Option<Duration>,
 }
+
+/// The first pause between attempts of a resource with `within`.
+pub const FIRST_PAUSE: Duration = Duration::from_millis(200);
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -35,106 +46,9 @@ impl Default for RunOptions {
             jobs: 8,
             parallel: 8,
             timeout: Duration::from_secs(30),
-            retry_interval: Duration::from_millis(500),
+            retry_interval: Duration::from_secs(2),
+            within: None,
         }
-    }
-}
-
-/// The verdict of one check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// The property holds.
-    Pass,
-    /// The property does not hold.
-    Fail,
-    /// The check was not made, and why.
-    Skip(String),
-    /// The check could not be made, and why. Never a pass.
-    Error(String),
-}
-
-impl Outcome {
-    /// The outcome's name in machine reports: `pass`, `fail`, `skip` or `error`.
-    pub fn word(&self) -> &'static str {
-        match self {
-            Self::Pass => "pass",
-            Self::Fail => "fail",
-            Self::Skip(_) => "skip",
-            Self::Error(_) => "error",
-        }
-    }
-}
-
-/// One check's result, with everything a report shows.
-#[derive(Clone, Debug)]
-pub struct CheckResult {
-    /// The target, as the user wrote it.
-    pub target: String,
-    /// The resource kind.
-    pub kind: &'static str,
-    /// The resource id.
-    pub id: String,
-    /// The resource's title, if the spec gave one.
-    pub title: Option<String>,
-    /// The property checked.
-    pub property: &'static str,
-    /// The verdict.
-    pub outcome: Outcome,
-    /// What the spec expects, in words.
-    pub expected: String,
-    /// What was observed, if anything was.
-    pub actual: Option<String>,
-    /// Where the property was written.
-    pub location: Location,
-    /// How long observing the resource took (all attempts).
-    pub duration: Duration,
-    /// How many times the resource was observed.
-    pub attempts: u32,
-}
-
-impl CheckResult {
-    /// `kind id`, or the title.
-    pub fn resource_name(&self) -> String {
-        self.title
-            .clone()
-            .unwrap_or_else(|| format!("{} {}", self.kind, self.id))
-    }
-}
-
-/// Counts of outcomes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Checks that held.
-    pub passed: usize,
-    /// Checks that did not hold.
-    pub failed: usize,
-    /// Checks not made.
-    pub skipped: usize,
-    /// Checks that could not be made.
-    pub errored: usize,
-    /// Wall time of the run.
-    pub duration: Duration,
-}
-
-impl Summary {
-    /// Adds one result.
-    pub fn count(&mut self, r: &CheckResult) {
-        match r.outcome {
-            Outcome::Pass => self.passed += 1,
-            Outcome::Fail => self.failed += 1,
-            Outcome::Skip(_) => self.skipped += 1,
-            Outcome::Error(_) => self.errored += 1,
-        }
-    }
-
-    /// Returns true if and only if no check failed or errored.
-    pub fn ok(&self) -> bool {
-        self.failed == 0 && self.errored == 0
-    }
-
-    /// All checks counted.
-    pub fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped + self.errored
     }
 }
 
@@ -202,6 +116,19 @@ fn facts_of(
     if decl.skip {
         return Vec::new();
     }
+    // A condition's facts come first; the resource's only once it is known to hold
+    // (a skipped resource's facts are never gathered).
+    let mut when_facts = Vec::new();
+    if let Some(when) = &decl.when {
+        let Some(host) = host else {
+            return when.facts(crate::backend::Transport::Other);
+        };
+        when_facts = when.facts(host.transport());
+        let known = when_facts.iter().all(|f| host.knows(f));
+        if !(known && matches!(when.skip_reason(host), Ok(None))) {
+            return when_facts;
+        }
+    }
     let wanted: Vec<&'static str> = decl.checks.iter().map(|c| c.prop.name).collect();
     let ask = Ask {
         os,
@@ -212,6 +139,7 @@ fn facts_of(
     if decl.timeout.is_some() {
         facts.retain(|f| !matches!(f, Fact::Run(_)));
     }
+    facts.extend(when_facts);
     facts
 }
 
@@ -243,18 +171,27 @@ fn known_os(host: &Host) -> Option<OsInfo> {
 pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> Vec<CheckResult> {
     let started = Instant::now();
     if decl.skip {
-        return judge(decl, host, &Ok(Observed::new()), 0, started)
-            .into_iter()
-            .map(|mut r| {
-                r.outcome = Outcome::Skip("`skip = true` in the spec".into());
-                r.actual = None;
-                r
-            })
-            .collect();
+        return unobserved(
+            decl,
+            host,
+            &Outcome::Skip("`skip = true` in the spec".into()),
+            started,
+        );
+    }
+    if let Some(when) = &decl.when {
+        match when.skip_reason(&host.with_timeout(decl.timeout.unwrap_or(opts.timeout))) {
+            Ok(None) => {}
+            Ok(Some(reason)) => return unobserved(decl, host, &Outcome::Skip(reason), started),
+            Err(e) => {
+                let why = format!("cannot tell whether `when = \"{when}\"` holds: {e}");
+                return unobserved(decl, host, &Outcome::Error(why), started);
+            }
+        }
     }
     let timeout = decl.timeout.unwrap_or(opts.timeout);
-    let deadline = decl.within.map(|w| started + w);
+    let deadline = decl.within.or(opts.within).map(|w| started + w);
     let mut attempts = 0;
+    let mut pause = FIRST_PAUSE.min(opts.retry_interval);
     let mut view = host.with_timeout(timeout);
     loop {
         attempts += 1;
@@ -263,12 +200,15 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         // The last attempt is made at the deadline, so `within = "1s"` gives the
         // target the whole second.
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let done =
-            results.iter().all(|r| r.outcome == Outcome::Pass) || left.is_none_or(|l| l.is_zero());
+        let done = results.iter().all(|r| r.outcome == Outcome::Pass)
+            || left.is_none_or(|l| l.is_zero())
+            || hopeless(decl, &seen, &results);
         if done {
             return results;
         }
-        thread::sleep(left.map_or(opts.retry_interval, |l| l.min(opts.retry_interval)));
+        // Backoff: quick retries for what is nearly ready, few for what is slow.
+        thread::sleep(left.map_or(pause, |l| l.min(pause)));
+        pause = (pause * 2).min(opts.retry_interval);
         view = view.fresh();
         if !matches!(view.mode(), Mode::Local | Mode::PerFact) {
             view.prefetch_light(facts_of(decl, None, None, opts));
@@ -276,6 +216,42 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
             view.prefetch_light(facts_of(decl, os.as_ref(), Some(&view), opts));
         }
     }
+}
+
+/// Every check of a resource that was not observed, with one outcome and no value.
+fn unobserved(
+    decl: &Declared,
+    host: &Host,
+    outcome: &Outcome,
+    started: Instant,
+) -> Vec<CheckResult> {
+    judge(decl, host, &Ok(Observed::new()), 0, started)
+        .into_iter()
+        .map(|mut r| {
+            r.outcome = outcome.clone();
+            r.actual = None;
+            r
+        })
+        .collect()
+}
+
+/// True when every check that does not hold has an error no retry can mend: a tool
+/// missing on the target, permission denied, a check not supported there.
+fn hopeless(decl: &Declared, seen: &Result<Observed, ProbeError>, results: &[CheckResult]) -> bool {
+    let lasting = |e: &ProbeError| {
+        matches!(
+            e,
+            ProbeError::ToolMissing(_) | ProbeError::Denied(_) | ProbeError::Unsupported { .. }
+        )
+    };
+    decl.checks
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| matches!(r.outcome, Outcome::Fail | Outcome::Error(_)))
+        .all(|(check, _)| match seen {
+            Err(e) => lasting(e),
+            Ok(seen) => seen.get(check.prop.name).err().is_some_and(|e| lasting(&e)),
+        })
 }
 
 /// Runs the probe on its own thread so a stuck target cannot hold the run past `timeout`.
@@ -307,9 +283,9 @@ fn judge(
         .checks
         .iter()
         .map(|check| {
-            let value = match seen {
-                Ok(seen) => seen.get(check.prop.name),
-                Err(e) => Err(e.clone()),
+            let (value, note) = match seen {
+                Ok(seen) => (seen.get(check.prop.name), seen.note_of(check.prop.name)),
+                Err(e) => (Err(e.clone()), None),
             };
             let (outcome, actual) = match value {
                 Err(e) => (Outcome::Error(e.to_string()), None),
@@ -331,6 +307,7 @@ fn judge(
                 outcome,
                 expected: check.expect.to_string(),
                 actual,
+                note: note.map(str::to_string),
                 location: check.location.clone(),
                 duration: started.elapsed(),
                 attempts,

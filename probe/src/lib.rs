@@ -4,5 +4,8 @@
 //! ispec's build script compiles `main.rs` with this library into a static
 //! executable and embeds it; [`wire`] is the format both sides speak.
 
+pub mod http;
+pub mod net;
+pub mod resolve;
 pub mod serve;
 pub mod wire;

@@ -1,5 +1,6 @@
 //! Answering a batch on the target itself: files read and `lstat`ed with the standard
-//! library, processes read from `/proc`, programs run at most `jobs` at a time, each
+//! library, processes read from `/proc`, programs run (and connections, name lookups
+//! and HTTP requests made, see [`crate::net`]) at most `jobs` at a time, each program
 //! stopped with its whole process group when its time runs out.
 
 use std::ffi::OsString;
@@ -94,7 +95,9 @@ pub fn serve<W: Write + Send>(batch: &Batch, out: &Mutex<W>) -> io::Result<()> {
             Query::Read(path) => send(index, &read(path))?,
             Query::Lstat(path) => send(index, &lstat(path))?,
             Query::Processes => send(index, &processes())?,
-            Query::Run(run) => runs.push((index, run)),
+            Query::Run(_) | Query::Connect(_) | Query::Resolve(_) | Query::Http(_) => {
+                runs.push((index, query));
+            }
         }
     }
     let next = AtomicUsize::new(0);
@@ -102,8 +105,8 @@ pub fn serve<W: Write + Send>(batch: &Batch, out: &Mutex<W>) -> io::Result<()> {
     thread::scope(|scope| {
         for _ in 0..(batch.jobs.max(1) as usize).min(runs.len()) {
             scope.spawn(|| {
-                while let Some((index, run)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    if let Err(e) = send(*index, &self::run(run)) {
+                while let Some((index, query)) = runs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = send(*index, &slow(query)) {
                         *failed.lock().expect("error slot") = Some(e);
                         return;
                     }
@@ -112,6 +115,19 @@ pub fn serve<W: Write + Send>(batch: &Batch, out: &Mutex<W>) -> io::Result<()> {
         }
     });
     failed.into_inner().expect("error slot").map_or(Ok(()), Err)
+}
+
+/// The answer to a query that waits on a program or the network.
+fn slow(query: &Query) -> Reply {
+    match query {
+        Query::Run(r) => run(r),
+        Query::Connect(c) => crate::net::connect(c),
+        Query::Resolve(r) => crate::net::resolve_reply(r),
+        Query::Http(h) => crate::http::request(h),
+        Query::Read(_) | Query::Lstat(_) | Query::Processes => {
+            Reply::Failed("not a slow query".into())
+        }
+    }
 }
 
 /// A whole file.
@@ -176,7 +192,7 @@ pub fn lstat(path: &str) -> Reply {
 }
 
 /// Every process but the probe itself (and the shell that started it, which names
-/// itself in `ISPEC_PROBE_SHELL`), as `pid NUL euid NUL comm NUL cmdline NUL`.
+/// itself in `ISPEC_PROBE_SHELL`), in [`listing`]'s format.
 pub fn processes() -> Reply {
     if std::fs::metadata("/proc/self/status").is_err() {
         return Reply::Failed(
@@ -197,8 +213,9 @@ pub fn processes() -> Reply {
 }
 
 /// Every process under `proc` (a `/proc`, maybe seen from outside its namespace)
-/// but the pids in `skip`, as `pid NUL euid NUL comm NUL cmdline NUL`, the command
-/// line's own NULs made spaces. A process that exits while it is read is left out.
+/// but the pids in `skip`, as `pid NUL euid NUL comm NUL cmdline NUL state NUL fds
+/// NUL` (see [`Query::Processes`]), the command line's
+/// own NULs made spaces. A process that exits while it is read is left out.
 pub fn listing(proc: &Path, skip: &[&str]) -> io::Result<Vec<u8>> {
     let mut listing = Vec::new();
     for entry in std::fs::read_dir(proc)?.flatten() {
@@ -220,6 +237,12 @@ pub fn listing(proc: &Path, skip: &[&str]) -> io::Result<Vec<u8>> {
         else {
             continue;
         };
+        // `State:\tZ (zombie)`: the letter alone.
+        let state = status
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or("-");
         let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
             continue;
         };
@@ -229,17 +252,26 @@ pub fn listing(proc: &Path, skip: &[&str]) -> io::Result<Vec<u8>> {
                 *b = b' ';
             }
         }
+        let fds = open_fds(&dir).map_or_else(|| "-".to_string(), |n| n.to_string());
         for field in [
             name.as_bytes(),
             euid.as_bytes(),
             comm.lines().next().unwrap_or("").as_bytes(),
             &args,
+            state.as_bytes(),
+            fds.as_bytes(),
         ] {
             listing.extend_from_slice(field);
             listing.push(0);
         }
     }
     Ok(listing)
+}
+
+/// How many descriptors the process at `dir` (`/proc/PID`) holds open: the entries of
+/// its `fd` folder; `None` when this user may not read it (another user's process).
+fn open_fds(dir: &Path) -> Option<usize> {
+    Some(std::fs::read_dir(dir.join("fd")).ok()?.count())
 }
 
 /// `PATH` for the programs the probe runs: the target's own, with the `sbin` folders

@@ -38,9 +38,56 @@ pub enum Query {
     Lstat(String),
     /// A program's exit status and output.
     Run(Run),
-    /// Every process: `pid NUL euid NUL comm NUL cmdline NUL` each, the command
-    /// line's own NULs made spaces.
+    /// Every process: `pid NUL euid NUL comm NUL cmdline NUL state NUL fds NUL`
+    /// each, the command line's own NULs made spaces; `state` is the letter of
+    /// `/proc/PID/status` (`R`, `S`, `Z` for a zombie, ...), `fds` how many entries
+    /// `/proc/PID/fd` has, `-` when it cannot be read (another user's process).
     Processes,
+    /// A connection from the target's own network namespace.
+    Connect(Connect),
+    /// A host name's addresses, found the target's way (see [`crate::resolve`]).
+    Resolve(Resolve),
+    /// An `http://` request made from the target (see [`crate::http`]).
+    Http(Http),
+}
+
+/// A connection to try: TCP (accepted or not) or UDP (refused or not).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Connect {
+    /// A host name or an IP address.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+    /// UDP instead of TCP.
+    pub udp: bool,
+    /// Given up (as `timeout`) after this many milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A name to resolve.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Resolve {
+    /// A host name or an IP address.
+    pub name: String,
+    /// Given up after this many milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// An HTTP/1.1 request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Http {
+    /// The method, e.g. `GET`.
+    pub method: String,
+    /// An `http://` URL.
+    pub url: String,
+    /// Headers to send, in order.
+    pub headers: Vec<(String, String)>,
+    /// A body to send.
+    pub body: Option<Vec<u8>>,
+    /// Whether redirects are followed (at most [`crate::http::MAX_REDIRECTS`]).
+    pub follow: bool,
+    /// Given up (as `timeout`) after this many milliseconds, all redirects included.
+    pub timeout_ms: u64,
 }
 
 /// A program to run, as an argv (never a shell line), with a time limit.
@@ -69,9 +116,11 @@ pub enum Reply {
     /// Found: the fields depend on the query. `Read`: the content. `Lstat`: the
     /// metadata as text, `KIND MODE_OCTAL UID GID SIZE MTIME`, then a symlink's
     /// target. `Run`: the exit status (`-` when a signal ended it), stdout, stderr.
-    /// `Processes`: the listing.
+    /// `Processes`: the listing. `Connect`: `reachable`, `refused`, `timeout`,
+    /// `unreachable` or `noname`, then the error's words. `Resolve`: the addresses,
+    /// one a line. `Http`: the status, the head's `name: value` lines, the body.
     Ok(Vec<Vec<u8>>),
-    /// The path does not exist.
+    /// The path does not exist; `Resolve`: the name does not.
     NotFound,
     /// The program does not exist on the target.
     Missing(String),
@@ -171,6 +220,38 @@ impl Batch {
                     }
                 }
                 Query::Processes => out.push(b'P'),
+                Query::Connect(c) => {
+                    out.push(b'C');
+                    put_bytes(&mut out, c.host.as_bytes());
+                    out.extend_from_slice(&c.port.to_le_bytes());
+                    out.push(u8::from(c.udp));
+                    out.extend_from_slice(&c.timeout_ms.to_le_bytes());
+                }
+                Query::Resolve(r) => {
+                    out.push(b'N');
+                    put_bytes(&mut out, r.name.as_bytes());
+                    out.extend_from_slice(&r.timeout_ms.to_le_bytes());
+                }
+                Query::Http(h) => {
+                    out.push(b'H');
+                    put_bytes(&mut out, h.method.as_bytes());
+                    put_bytes(&mut out, h.url.as_bytes());
+                    let count = u32::try_from(h.headers.len()).expect("a few headers");
+                    out.extend_from_slice(&count.to_le_bytes());
+                    for (name, value) in &h.headers {
+                        put_bytes(&mut out, name.as_bytes());
+                        put_bytes(&mut out, value.as_bytes());
+                    }
+                    match &h.body {
+                        None => out.push(0),
+                        Some(body) => {
+                            out.push(1);
+                            put_bytes(&mut out, body);
+                        }
+                    }
+                    out.push(u8::from(h.follow));
+                    out.extend_from_slice(&h.timeout_ms.to_le_bytes());
+                }
             }
         }
         out
@@ -198,7 +279,7 @@ impl Batch {
                 b'R' => Query::Read(r.string()?),
                 b'L' => Query::Lstat(r.string()?),
                 b'X' => {
-                    let timeout_ms = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+                    let timeout_ms = r.u64()?;
                     let words = r.u32()?;
                     let argv = (0..words).map(|_| r.string()).collect::<Result<_, _>>()?;
                     let input = match r.take(1)?[0] {
@@ -212,6 +293,36 @@ impl Batch {
                     })
                 }
                 b'P' => Query::Processes,
+                b'C' => Query::Connect(Connect {
+                    host: r.string()?,
+                    port: u16::from_le_bytes(r.take(2)?.try_into().expect("2 bytes")),
+                    udp: r.take(1)?[0] != 0,
+                    timeout_ms: r.u64()?,
+                }),
+                b'N' => Query::Resolve(Resolve {
+                    name: r.string()?,
+                    timeout_ms: r.u64()?,
+                }),
+                b'H' => {
+                    let method = r.string()?;
+                    let url = r.string()?;
+                    let count = r.u32()?;
+                    let headers = (0..count)
+                        .map(|_| Ok((r.string()?, r.string()?)))
+                        .collect::<Result<_, WireError>>()?;
+                    let body = match r.take(1)?[0] {
+                        0 => None,
+                        _ => Some(r.bytes()?.to_vec()),
+                    };
+                    Query::Http(Http {
+                        method,
+                        url,
+                        headers,
+                        body,
+                        follow: r.take(1)?[0] != 0,
+                        timeout_ms: r.u64()?,
+                    })
+                }
                 other => return Err(WireError(format!("unknown query tag {other}"))),
             };
             queries.push(query);
@@ -259,6 +370,12 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, WireError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, WireError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
 
@@ -368,6 +485,24 @@ mod tests {
                     timeout_ms: 1,
                 }),
                 Query::Processes,
+                Query::Connect(Connect {
+                    host: "web".into(),
+                    port: 5432,
+                    udp: true,
+                    timeout_ms: 700,
+                }),
+                Query::Resolve(Resolve {
+                    name: "db".into(),
+                    timeout_ms: 9,
+                }),
+                Query::Http(Http {
+                    method: "POST".into(),
+                    url: "http://web/a".into(),
+                    headers: vec![("X-A".into(), "b".into())],
+                    body: Some(b"x".to_vec()),
+                    follow: true,
+                    timeout_ms: 1000,
+                }),
             ],
         }
     }

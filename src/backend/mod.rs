@@ -44,6 +44,20 @@ pub enum BackendError {
     Failed(String),
 }
 
+/// How a target is reached, as conditions see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transport {
+    /// This machine.
+    Local,
+    /// A container through the Docker (or Podman) API: `docker://` or `--image`.
+    Docker,
+    /// A host over SSH.
+    Ssh,
+    /// Anything else (test backends).
+    Other,
+}
+
 /// A way to reach one target.
 ///
 /// Backends are `Send + Sync` because checks run on several threads at once.
@@ -86,8 +100,8 @@ pub trait Backend: Send + Sync {
     }
 
     /// Every process of the target, read natively (no shell on the target), as the
-    /// `process` kind's listing: `pid NUL euid NUL comm NUL cmdline NUL` per process,
-    /// the command line's own NULs made spaces. `None`: no native way.
+    /// `process` kind's listing: `pid NUL euid NUL comm NUL cmdline NUL state NUL fds
+    /// NUL` per process, as the probe answers `Query::Processes`. `None`: no native way.
     fn processes(&self, _timeout: Duration) -> Option<Result<Vec<u8>, BackendError>> {
         None
     }
@@ -134,6 +148,15 @@ pub trait Backend: Send + Sync {
     /// (`http`, `addr`, `dns`) can run in-process and still see the target's view.
     fn is_local(&self) -> bool {
         false
+    }
+
+    /// How the target is reached, for `when` conditions (`docker`, `ssh`, `local`).
+    fn transport(&self) -> Transport {
+        if self.is_local() {
+            Transport::Local
+        } else {
+            Transport::Other
+        }
     }
 }
 
@@ -218,7 +241,10 @@ impl TargetSpec {
     pub fn name(&self) -> String {
         match self {
             Self::Uri(uri) => uri.clone(),
-            Self::Image(spec) => format!("image:{}", spec.image),
+            Self::Image(spec) => spec
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("image:{}", spec.image)),
             Self::Ssh(ssh) => ssh.uri.clone(),
         }
     }

@@ -18,6 +18,8 @@ const VOLATILE: &[(&str, &str)] = &[
     ("image", "id"),
     ("image", "size"),
     ("image", "tags"),
+    ("process", "open-fds"),
+    ("process", "total-open-fds"),
 ];
 
 /// Longer texts (file content, response bodies) are left out of the printed spec.

@@ -1,7 +1,6 @@
 //! `ispec run`: specs × targets (or a suite's targets and their specs) → reports.
 
 use std::io::{self, IsTerminal};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -9,9 +8,10 @@ use std::time::{Duration, Instant};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use super::RunArgs;
+use super::plan::{Planned, Plans, planned};
 use super::stats::StatsPrinter;
-use super::{Planned, RunArgs, planned};
-use crate::backend::docker::{Container, ContainerSpec, Owned};
+use crate::backend::docker::{Container, ContainerSpec, Owned, network};
 use crate::backend::{self, Backend, BackendError, ConnectError, ConnectOptions, TargetSpec};
 use crate::exit::Exit;
 use crate::fleet::{self, Job};
@@ -42,7 +42,8 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .extend(files.iter().map(|(_, file)| file.clone()));
-    let jobs = match connect_jobs(args, planned, &owned) {
+    let within = args.within.or(planned.within);
+    let jobs = match connect_jobs(args, planned.targets, &owned) {
         Ok(jobs) => jobs,
         Err(code) => {
             wait_if_interrupted(&owned);
@@ -71,6 +72,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         jobs: usize::from(args.jobs),
         parallel: usize::from(args.parallel),
         timeout: args.timeout,
+        within,
         ..RunOptions::default()
     };
     let ran = run_all(&jobs, &opts, &mut out);
@@ -102,7 +104,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
 /// The targets (`--target`, `--image`, or the suite's) and the plan each must pass,
 /// with the container flags applied; specs are loaded and checked, nothing is
 /// touched.
-fn plan_targets(args: &RunArgs) -> Result<Vec<Planned>, u8> {
+fn plan_targets(args: &RunArgs) -> Result<Plans, u8> {
     let mut targets: Vec<TargetSpec> = args
         .targets
         .iter()
@@ -121,7 +123,7 @@ fn plan_targets(args: &RunArgs) -> Result<Vec<Planned>, u8> {
     // Flags shape `--image` containers directly; a suite's image targets get them
     // added, all before anything starts.
     if args.specs.specs.is_empty() {
-        for p in &mut planned {
+        for p in &mut planned.targets {
             if let TargetSpec::Image(spec) = &mut p.target {
                 if let Err(e) = args.container.apply(spec) {
                     eprintln!("error: {e}");
@@ -134,31 +136,57 @@ fn plan_targets(args: &RunArgs) -> Result<Vec<Planned>, u8> {
 }
 
 /// Connects every planned target (throwaway containers started and ready), up to
-/// `--parallel` at once. Started containers are registered in `owned`. When a target
-/// cannot be reached, every failure is printed, in target order, and the exit code
-/// returned.
-fn connect_jobs(args: &RunArgs, planned: Vec<Planned>, owned: &Arc<Owned>) -> Result<Vec<Job>, u8> {
+/// `--parallel` at once, each after the targets it starts `after`. A suite's image
+/// targets first get a private network of their own. Started containers and the
+/// network are registered in `owned`. When a target cannot be reached, every failure
+/// is printed, in target order, and the exit code returned.
+fn connect_jobs(
+    args: &RunArgs,
+    mut planned: Vec<Planned>,
+    owned: &Arc<Owned>,
+) -> Result<Vec<Job>, u8> {
     let options = ConnectOptions {
         user: args.container.user.clone(),
         ssh: args.ssh.options(),
     };
+    let suite_images = planned.iter_mut().filter_map(|p| match &mut p.target {
+        TargetSpec::Image(spec) if spec.name.is_some() => Some(spec.as_mut()),
+        _ => None,
+    });
+    if let Err(e) = network::join(owned, &args.container.labels, suite_images) {
+        eprintln!("error: {e}");
+        return Err(Exit::UNREACHABLE);
+    }
     let connected = connect_all(&planned, &options, owned, usize::from(args.parallel));
     let mut failed = None;
-    for result in connected.iter().flatten() {
+    for (p, result) in planned.iter().zip(&connected) {
         match result {
-            Ok(Connected { kept, .. }) => {
+            Some(Ok(Connected { kept, .. })) => {
                 // Said also when the run stops here: a kept container stays.
                 if let Some(kept) = kept {
                     eprintln!("{kept}");
                 }
             }
-            Err(e @ ConnectError::Backend(_)) => {
+            Some(Err(e @ ConnectError::Backend(_))) => {
                 eprintln!("error: {e}");
                 failed = failed.or(Some(Exit::UNREACHABLE));
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 eprintln!("error: {e}");
                 failed = Some(Exit::INVALID);
+            }
+            None => {
+                if let Some(dep) = p
+                    .after
+                    .iter()
+                    .find(|d| !matches!(connected[**d], Some(Ok(_))))
+                {
+                    eprintln!(
+                        "note: `{}` was not started: it starts after `{}`, which is not up",
+                        p.target.name(),
+                        planned[*dep].target.name()
+                    );
+                }
             }
         }
     }
@@ -174,7 +202,10 @@ fn connect_jobs(args: &RunArgs, planned: Vec<Planned>, owned: &Arc<Owned>) -> Re
     let mut jobs = Vec::new();
     for (p, connected) in planned.into_iter().zip(connected) {
         if let Some(Ok(c)) = connected {
-            let host = Host::gathering(c.backend, mode, usize::from(args.jobs));
+            let mut host = Host::gathering(c.backend, mode, usize::from(args.jobs));
+            if let Some(name) = p.name {
+                host = host.named(name);
+            }
             host.add_phase(c.phase, c.took);
             jobs.push(Job { plan: p.plan, host });
         }
@@ -192,10 +223,10 @@ struct Connected {
     took: Duration,
 }
 
-/// Connects each planned target, up to `parallel` at once, earlier targets first.
-/// Once one fails, throwaway containers not yet begun are not started (`None`): they
-/// would be removed unused. Other targets are still tried, so every unreachable host
-/// is named in one run.
+/// Connects each planned target, up to `parallel` at once, earlier targets first and
+/// each only once every target it starts `after` is up ([`fleet::in_order`]): once
+/// one fails, throwaway containers not yet begun are not started (`None`), and
+/// neither are targets whose `after` failed.
 fn connect_all(
     planned: &[Planned],
     options: &ConnectOptions,
@@ -205,44 +236,30 @@ fn connect_all(
     let spinners = io::stderr()
         .is_terminal()
         .then(indicatif::MultiProgress::new);
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<Connected, ConnectError>>>> =
-        planned.iter().map(|_| Mutex::new(None)).collect();
-    thread::scope(|scope| {
-        for _ in 0..parallel.clamp(1, planned.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(p) = planned.get(i) else { break };
-                    let began = Instant::now();
-                    let connected = |backend| Connected {
-                        backend,
-                        kept: None,
-                        phase: Phase::Connect,
-                        took: began.elapsed(),
-                    };
-                    let result = match &p.target {
-                        TargetSpec::Uri(_) | TargetSpec::Ssh(_) => {
-                            backend::reach(&p.target, options, owned, &|_| {}).map(connected)
-                        }
-                        TargetSpec::Image(_) if failed.load(Ordering::Relaxed) => continue,
-                        TargetSpec::Image(spec) => {
-                            start(spec, owned, spinners.as_ref()).map_err(ConnectError::Backend)
-                        }
-                    };
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
-                }
-            });
+    let steps: Vec<fleet::Step> = planned
+        .iter()
+        .map(|p| fleet::Step {
+            after: p.after.clone(),
+            held_back_by_failure: matches!(p.target, TargetSpec::Image(_)),
+        })
+        .collect();
+    fleet::in_order(&steps, parallel, |i| {
+        let p = &planned[i];
+        let began = Instant::now();
+        match &p.target {
+            TargetSpec::Uri(_) | TargetSpec::Ssh(_) => {
+                backend::reach(&p.target, options, owned, &|_| {}).map(|backend| Connected {
+                    backend,
+                    kept: None,
+                    phase: Phase::Connect,
+                    took: began.elapsed(),
+                })
+            }
+            TargetSpec::Image(spec) => {
+                start(spec, owned, spinners.as_ref()).map_err(ConnectError::Backend)
+            }
         }
-    });
-    slots
-        .into_iter()
-        .map(|s| s.into_inner().unwrap_or_else(PoisonError::into_inner))
-        .collect()
+    })
 }
 
 /// Starts a throwaway container, showing on a terminal what is happening (one

@@ -132,6 +132,7 @@ impl ContainerArgs {
                 within: self.wait_within.unwrap_or(Wait::default().within),
             },
             keep: self.keep,
+            ..ContainerSpec::default()
         })
     }
 

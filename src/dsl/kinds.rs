@@ -1,6 +1,6 @@
 //! One builder per resource kind: a constructor taking the id, one typed method per
 //! property (snake_case of the spec key), the kind's options, and the settings every
-//! resource has (`title`, `skip`, `timeout`, `within`).
+//! resource has (`title`, `skip`, `when`, `timeout`, `within`).
 
 use std::time::Duration;
 
@@ -24,6 +24,16 @@ macro_rules! common {
         #[track_caller]
         pub fn skip(mut self) -> Self {
             self.0.set("skip", Value::Boolean(true), caller(), false);
+            self
+        }
+
+        /// Checks the resource only on targets where `condition` holds (`"!container"`,
+        /// `"os == 'debian'"`); elsewhere its checks are skipped with the reason. A
+        /// condition that does not parse is an error from [`super::build`].
+        #[track_caller]
+        pub fn when(mut self, condition: impl Into<String>) -> Self {
+            self.0
+                .set("when", Value::String(condition.into()), caller(), false);
             self
         }
 
@@ -238,7 +248,7 @@ kinds! {
         /// The addresses it listens on.
         ip("ip"): List;
     }
-    /// Processes by name.
+    /// Processes by name; `"*"` is every process of the target.
     process -> Process("process", name) {
         /// At least one process of that name runs.
         running("running"): Bool;
@@ -248,6 +258,14 @@ kinds! {
         users("users"): List;
         /// The full command lines, one per line.
         args("args"): Str;
+        /// How many of the processes are zombies.
+        zombies("zombies"): Int;
+        /// The most descriptors one of the processes holds open (root for other
+        /// users' processes).
+        open_fds("open-fds"): Int;
+        /// The descriptors all the processes hold open together (root for other
+        /// users' processes).
+        total_open_fds("total-open-fds"): Int;
     }
     /// A service, as the init system knows it.
     service -> Service("service", name) {

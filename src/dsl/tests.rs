@@ -12,11 +12,12 @@ fn summary(d: &Declared) -> String {
         .map(|c| format!("{}: {}", c.prop.name, c.expect))
         .collect();
     format!(
-        "{} {} title={:?} skip={} timeout={:?} within={:?} options={:?} [{}]",
+        "{} {} title={:?} skip={} when={:?} timeout={:?} within={:?} options={:?} [{}]",
         d.kind.key,
         d.id,
         d.title,
         d.skip,
+        d.when.as_ref().map(ToString::to_string),
         d.timeout,
         d.within,
         d.resource,
@@ -45,6 +46,7 @@ fn every_kind_declares_what_its_toml_declares() {
                 .timeout(secs(3))
                 .into(),
             command("nginx -v")
+                .when("!container && os == 'debian'")
                 .exit_status(one_of([0, 1]))
                 .stdout("")
                 .stderr(matches(r"nginx/1\.2[0-9]\."))
@@ -139,7 +141,10 @@ fn every_kind_declares_what_its_toml_declares() {
                 .count(ge(1))
                 .users(contains("www-data"))
                 .args(matches("master"))
+                .zombies(0)
+                .open_fds(lt(1000))
                 .into(),
+            process("*").total_open_fds(lt(100_000)).into(),
             service("nginx").running(true).enabled(not(false)).into(),
             user("www-data")
                 .exists(true)
@@ -156,6 +161,7 @@ title = "app port"
 reachable = true
 timeout = "3s"
 [command."nginx -v"]
+when = "!container && os == 'debian'"
 exit-status = { one-of = [0, 1] }
 stdout = ""
 stderr = { matches = 'nginx/1\.2[0-9]\.' }
@@ -242,6 +248,10 @@ running = true
 count = { ge = 1 }
 users = { contains = "www-data" }
 args = { matches = "master" }
+zombies = 0
+open-fds = { lt = 1000 }
+[process."*"]
+total-open-fds = { lt = 100000 }
 [service.nginx]
 running = true
 enabled = { not = false }
@@ -420,6 +430,20 @@ fn awkward_ids_and_text_survive_rendering() {
     ]);
     assert!(
         text.contains(&format!("{}:{}:", file!(), here + 3)),
+        "{text}"
+    );
+}
+
+#[test]
+fn conditions_are_checked_and_dollar_braces_are_literal() {
+    // Rust strings are not spec files: `${...}` stays as written.
+    let spec = build([command("echo ${HOME}").exit_status(0).when("local")]).expect("valid");
+    assert_eq!(spec.decls[0].id, "echo ${HOME}");
+    let here = line!();
+    let text = errors(vec![command("x").exit_status(0).when("local &&").into()]);
+    assert!(text.contains("`when` ends too soon"), "{text}");
+    assert!(
+        text.contains(&format!("{}:{}:", file!(), here + 1)),
         "{text}"
     );
 }

@@ -106,6 +106,10 @@ pub(super) fn build(queries: &[Query]) -> String {
                 let argv: Vec<String> = run.argv.iter().map(|w| quote(w)).collect();
                 let _ = writeln!(script, "x {i} {secs} {}", argv.join(" "));
             }
+            // Gathering sends these as their fallback programs instead.
+            Query::Connect(_) | Query::Resolve(_) | Query::Http(_) => {
+                let _ = writeln!(script, "say {i} failed 'the script cannot answer this'");
+            }
         }
     }
     script.push_str("printf 'end 1\\n'\n");

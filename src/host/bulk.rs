@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError};
 use super::{Host, slot};
 use crate::backend::{Backend, FileMeta};
 use crate::cmd::{Cmd, Output};
+use crate::gather::net::{NetAnswer, NetQuery};
 use crate::gather::{self, Fact, Mode};
 use crate::host::ProbeError;
 
@@ -76,6 +77,16 @@ impl Host {
                 .get(cmd)
                 .is_some_and(|s| s.get().is_some()),
             Fact::Processes => self.memo.processes.get().is_some(),
+            Fact::Net(n) => {
+                self.memo
+                    .nets
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains_key(&n.query)
+                    || n.fallback
+                        .as_ref()
+                        .is_some_and(|cmd| self.knows(&Fact::Run(cmd.clone())))
+            }
         }
     }
 
@@ -93,6 +104,14 @@ impl Host {
 
     pub(crate) fn remember_run(&self, cmd: &Cmd, answer: Result<Output, ProbeError>) {
         let _ = slot(&self.memo.runs, cmd.clone()).set(answer.map(Arc::new));
+    }
+
+    pub(crate) fn remember_net(&self, query: &NetQuery, answer: Result<NetAnswer, ProbeError>) {
+        self.memo
+            .nets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(query.clone(), answer);
     }
 
     pub(crate) fn remember_processes(&self, answer: Result<Vec<u8>, ProbeError>) {

@@ -59,6 +59,7 @@ fn check(
         outcome,
         expected: expected.to_string(),
         actual: actual.map(ToString::to_string),
+        note: None,
         location,
         duration: Duration::from_millis(millis),
         attempts: 1,

@@ -94,11 +94,18 @@ impl Reporter for Human {
             first.resource_name()
         )?;
         if first.attempts > 1 {
-            write!(
-                self.out,
-                "{}",
-                dim.apply_to(format!(" (after {} attempts)", first.attempts))
-            )?;
+            // A failure after retries says how long it was given: the values below
+            // are the last attempt's.
+            let note = if mark == "✓" || mark == "-" {
+                format!(" (after {} attempts)", first.attempts)
+            } else {
+                format!(
+                    " (still failing after {} attempts in {:.1}s; last values shown)",
+                    first.attempts,
+                    first.duration.as_secs_f64()
+                )
+            };
+            write!(self.out, "{}", dim.apply_to(note))?;
         }
         writeln!(self.out)?;
         for r in results {
@@ -112,7 +119,7 @@ impl Reporter for Human {
                         "      {}: expected {}, got {}  {at}",
                         red.apply_to(r.property),
                         r.expected,
-                        r.actual.as_deref().unwrap_or("nothing")
+                        r.got()
                     )?;
                 }
                 Outcome::Error(why) => {

@@ -47,6 +47,9 @@ struct ResultDoc {
     outcome: &'static str,
     expected: String,
     actual: Option<String>,
+    /// Why the value is what it is, when the target said; left out otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
     message: Option<String>,
     file: String,
     line: u32,
@@ -100,6 +103,7 @@ impl Reporter for Json {
             outcome: r.outcome.word(),
             expected: r.expected.clone(),
             actual: r.actual.clone(),
+            note: r.note.clone(),
             message: match &r.outcome {
                 crate::run::Outcome::Skip(m) | crate::run::Outcome::Error(m) => Some(m.clone()),
                 _ => None,

@@ -31,6 +31,9 @@ fn case(r: &CheckResult) -> TestCase {
         if let Some(actual) = &r.actual {
             let _ = writeln!(text, "actual: {actual}");
         }
+        if let Some(note) = &r.note {
+            let _ = writeln!(text, "note: {note}");
+        }
         let _ = write!(
             text,
             "at: {}\ntarget: {}\nattempts: {}\n",
@@ -53,7 +56,7 @@ fn case(r: &CheckResult) -> TestCase {
                 "{}: expected {}, got {}",
                 r.property,
                 r.expected,
-                r.actual.as_deref().unwrap_or("nothing")
+                r.got()
             ));
             s.set_type("fail");
             s.set_description(detail());

@@ -59,6 +59,9 @@ impl Reporter for Tap {
                 if let Some(actual) = &r.actual {
                     writeln!(self.out, "  actual: {}", yaml(actual))?;
                 }
+                if let Some(note) = &r.note {
+                    writeln!(self.out, "  note: {}", yaml(note))?;
+                }
                 writeln!(self.out, "  at: {}", yaml(&r.location.short()))?;
                 writeln!(self.out, "  attempts: {}", r.attempts)?;
                 writeln!(self.out, "  duration_s: {}", duration_secs(r.duration))?;

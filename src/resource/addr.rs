@@ -6,11 +6,14 @@
 //! counts as reachable, since an open UDP port usually says nothing. So
 //! `reachable = true` for UDP only proves that nothing refused.
 //!
-//! On the local machine ispec connects itself. On other targets (containers) TCP is
-//! tried from inside the target with bash's `/dev/tcp` under coreutils' `timeout`, so
-//! the answer is the target's own view of the network; a target without them gives an
-//! error result naming the missing tool. UDP is checked on the local machine only: no
-//! common tool tells a refusal from silence.
+//! On the local machine ispec connects itself. On other targets (containers, SSH
+//! hosts) the connection is made from inside the target, so the answer is the
+//! target's own view of the network: by ispec's probe, in the target's network
+//! namespace, with the host name resolved from the target's `/etc/hosts` and
+//! `/etc/resolv.conf` (see [`crate::gather::net`]), TCP and UDP alike. Where the probe
+//! cannot run, TCP is tried with bash's `/dev/tcp` under coreutils' `timeout` (a
+//! target without them gives an error result naming the missing tool), and UDP is
+//! not checked: no common tool tells a refusal from silence.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
+use crate::gather::net::{Connect, Connected, Net, NetAnswer, NetQuery, millis};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
@@ -92,10 +96,7 @@ fn parse_id(id: &str) -> Result<Addr, String> {
 
 impl Resource for Addr {
     fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
-        match self.proto {
-            Proto::Tcp => vec![Fact::Run(self.inside_cmd(ask.timeout))],
-            Proto::Udp => Vec::new(),
-        }
+        vec![Fact::Net(self.net(ask.timeout))]
     }
 
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
@@ -108,31 +109,38 @@ impl Resource for Addr {
             .map_err(|e| ProbeError::Failed(format!("cannot resolve `{}`: {e}", self.host)))?
             .collect();
         let mut reachable = false;
+        let mut why = Vec::new();
         for target in targets {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            reachable = match self.proto {
-                Proto::Tcp => tcp_reachable(target, left)?,
-                Proto::Udp => udp_reachable(target, left.min(UDP_WAIT))?,
+            let refused = match self.proto {
+                Proto::Tcp => tcp_refused(target, left)?,
+                Proto::Udp => udp_refused(target, left.min(UDP_WAIT))?,
             };
-            if reachable {
-                break;
+            match refused {
+                None => {
+                    reachable = true;
+                    break;
+                }
+                Some(e) => why.push(format!("{target}: {e}")),
             }
         }
         let mut seen = Observed::new();
+        if !reachable && !why.is_empty() {
+            seen.note("reachable", why.join("; "));
+        }
         seen.set("reachable", Value::Bool(reachable));
         Ok(seen)
     }
 }
 
 impl Addr {
-    /// The program that connects from inside a non-local target: half the check's
-    /// time limit (at most 10 s), so that a silent drop ends as "not reachable" before
-    /// the backend's own limit turns it into an error.
+    /// The program that connects from inside a non-local target where the probe
+    /// cannot, within [`inside_limit`].
     fn inside_cmd(&self, timeout: Duration) -> Cmd {
-        let secs = (timeout.as_secs() / 2).clamp(1, 10).to_string();
+        let secs = inside_limit(timeout).as_secs().to_string();
         Cmd::new("timeout")
             .arg(secs)
             .arg("bash")
@@ -143,13 +151,47 @@ impl Addr {
             .arg(self.port.to_string())
     }
 
+    /// The connection as a network fact: made by the probe, or else (TCP only) by
+    /// [`Addr::inside_cmd`], both within [`inside_limit`].
+    fn net(&self, timeout: Duration) -> Net {
+        Net {
+            query: NetQuery::Connect(Connect {
+                host: self.host.clone(),
+                port: self.port,
+                udp: self.proto == Proto::Udp,
+                timeout_ms: millis(inside_limit(timeout)),
+            }),
+            fallback: (self.proto == Proto::Tcp).then(|| self.inside_cmd(timeout)),
+        }
+    }
+
     /// Connects from inside a non-local target.
     fn probe_inside(&self, host: &Host) -> Result<Observed, ProbeError> {
+        if let Some(answer) = host.gathered_net(&self.net(host.timeout()).query) {
+            let mut seen = Observed::new();
+            let reachable = match answer? {
+                NetAnswer::Connect(Connected::Reachable) => true,
+                NetAnswer::Connect(Connected::Not(why)) => {
+                    seen.note("reachable", why);
+                    false
+                }
+                NetAnswer::Connect(Connected::NoName(_)) => return Err(self.no_name()),
+                other => {
+                    return Err(ProbeError::Failed(format!(
+                        "an unexpected answer: {other:?}"
+                    )));
+                }
+            };
+            seen.set("reachable", Value::Bool(reachable));
+            return Ok(seen);
+        }
         if self.proto == Proto::Udp {
             return Err(ProbeError::unsupported("udp addr", &host.target()));
         }
+        let limit = inside_limit(host.timeout());
         let out = host.run_memo(&self.inside_cmd(host.timeout()))?;
         let err = out.stderr_text();
+        let mut seen = Observed::new();
         let reachable = match out.status {
             Some(0) => true,
             // 124: no answer in time; 1 (below): refused, reset or no route.
@@ -157,12 +199,31 @@ impl Addr {
                 if err.contains("Name or service not known")
                     || err.contains("Temporary failure in name resolution") =>
             {
-                return Err(ProbeError::Failed(format!(
-                    "cannot resolve `{}` on the target",
-                    self.host
-                )));
+                return Err(self.no_name());
             }
-            Some(1 | 124) => false,
+            Some(124) => {
+                seen.note(
+                    "reachable",
+                    format!("no answer within {}", humantime::format_duration(limit)),
+                );
+                false
+            }
+            Some(1) => {
+                // bash says `bash: connect: Connection refused` and more; the cause is
+                // what follows the last colon.
+                let cause = err
+                    .lines()
+                    .find(|l| l.contains("connect:"))
+                    .unwrap_or("")
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim();
+                if !cause.is_empty() {
+                    seen.note("reachable", cause.to_lowercase());
+                }
+                false
+            }
             Some(127) => return Err(ProbeError::ToolMissing("bash".into())),
             _ => {
                 return Err(ProbeError::Failed(format!(
@@ -173,10 +234,22 @@ impl Addr {
                 )));
             }
         };
-        let mut seen = Observed::new();
         seen.set("reachable", Value::Bool(reachable));
         Ok(seen)
     }
+}
+
+impl Addr {
+    fn no_name(&self) -> ProbeError {
+        ProbeError::Failed(format!("cannot resolve `{}` on the target", self.host))
+    }
+}
+
+/// How long a connection from inside a target may take: half the check's time limit
+/// (1 to 10 s), so that a silent drop ends as "not reachable" before the batch's own
+/// limit turns it into an error.
+fn inside_limit(timeout: Duration) -> Duration {
+    Duration::from_secs((timeout.as_secs() / 2).clamp(1, 10))
 }
 
 /// Returns true if and only if the error is the network saying no (refused, no
@@ -194,22 +267,29 @@ fn is_unreachable(kind: ErrorKind) -> bool {
     )
 }
 
-fn tcp_reachable(target: SocketAddr, timeout: Duration) -> Result<bool, ProbeError> {
+/// An I/O error in words, without its `(os error N)`: `connection refused`.
+fn words(e: &std::io::Error) -> String {
+    crate::gather::net::plain_words(&e.to_string())
+}
+
+/// `None` when `target` accepts a connection within `timeout`, else how it said no.
+fn tcp_refused(target: SocketAddr, timeout: Duration) -> Result<Option<String>, ProbeError> {
     let mut result = TcpStream::connect_timeout(&target, timeout);
     // A signal to this process (a child exiting) interrupts the call: try again.
     while matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) {
         result = TcpStream::connect_timeout(&target, timeout);
     }
     match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_unreachable(e.kind()) => Ok(false),
+        Ok(_) => Ok(None),
+        Err(e) if is_unreachable(e.kind()) => Ok(Some(words(&e))),
         Err(e) => Err(ProbeError::Failed(format!(
             "cannot connect to {target}: {e}"
         ))),
     }
 }
 
-fn udp_reachable(target: SocketAddr, wait: Duration) -> Result<bool, ProbeError> {
+/// `None` when nothing refuses a datagram to `target` within `wait`, else the refusal.
+fn udp_refused(target: SocketAddr, wait: Duration) -> Result<Option<String>, ProbeError> {
     let failed = |e: std::io::Error| ProbeError::Failed(format!("cannot send to {target}: {e}"));
     let local: SocketAddr = if target.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
@@ -225,7 +305,9 @@ fn udp_reachable(target: SocketAddr, wait: Duration) -> Result<bool, ProbeError>
         match socket.send(&[]) {
             Ok(_) => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                return Ok(Some(words(&e)));
+            }
             Err(e) => return Err(failed(e)),
         }
     }
@@ -233,18 +315,18 @@ fn udp_reachable(target: SocketAddr, wait: Duration) -> Result<bool, ProbeError>
     let mut buf = [0u8; 1];
     loop {
         match socket.recv(&mut buf) {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(None),
             Err(e) if e.kind() == ErrorKind::Interrupted => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Ok(true);
+                    return Ok(None);
                 }
                 socket.set_read_timeout(Some(left)).map_err(failed)?;
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Ok(true);
+                return Ok(None);
             }
-            Err(e) if is_unreachable(e.kind()) => return Ok(false),
+            Err(e) if is_unreachable(e.kind()) => return Ok(Some(words(&e))),
             Err(e) => return Err(failed(e)),
         }
     }

@@ -1,15 +1,19 @@
 //! `dns`: whether a host name resolves, and to which addresses, as the target sees it.
 //!
-//! Resolution goes through the target's own resolver (`getaddrinfo`: `/etc/hosts`,
-//! then DNS, as `/etc/nsswitch.conf` says). On the local machine that is
-//! `ToSocketAddrs` in-process; on any other target it is `getent ahosts NAME` run
-//! there, which glibc and Alpine's musl-utils both provide with the same layout.
+//! On the local machine resolution goes through this machine's resolver
+//! (`getaddrinfo` by `ToSocketAddrs`, in-process: `/etc/hosts`, then DNS, as
+//! `/etc/nsswitch.conf` says). On any other target ispec's probe resolves the name
+//! there, from the target's `/etc/hosts` and then DNS to the target's
+//! `/etc/resolv.conf` servers, without NSS modules (see [`crate::gather::net`]).
+//! Where the probe cannot run, `getent ahosts NAME` runs there, which glibc and
+//! Alpine's musl-utils both provide with the same layout.
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, ToSocketAddrs};
 
 use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
+use crate::gather::net::{Net, NetAnswer, NetQuery, Resolve, millis};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
@@ -70,16 +74,37 @@ impl Dns {
     fn getent(&self) -> Cmd {
         Cmd::new("getent").arg("ahosts").arg(&self.name)
     }
+
+    /// The lookup as a network fact: by the probe, or else by `getent`.
+    fn net(&self, timeout: std::time::Duration) -> Net {
+        Net {
+            query: NetQuery::Resolve(Resolve {
+                name: self.name.clone(),
+                timeout_ms: millis(timeout),
+            }),
+            fallback: Some(self.getent()),
+        }
+    }
 }
 
 impl Resource for Dns {
-    fn facts(&self, _wanted: &[&'static str], _ask: &Ask<'_>) -> Vec<Fact> {
-        vec![Fact::Run(self.getent())]
+    fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
+        vec![Fact::Net(self.net(ask.timeout))]
     }
 
     fn probe(&self, host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        let gathered = host.gathered_net(&self.net(host.timeout()).query);
         let addrs = if host.is_local() {
             self.resolve_here()?
+        } else if let Some(answer) = gathered {
+            match answer? {
+                NetAnswer::Resolved(ips) => ips.map(|ips| ips.into_iter().collect()),
+                other => {
+                    return Err(ProbeError::Failed(format!(
+                        "an unexpected answer: {other:?}"
+                    )));
+                }
+            }
         } else {
             let out = host.run_memo(&self.getent())?;
             interpret_getent(&out).map_err(ProbeError::Failed)?

@@ -1,20 +1,23 @@
 //! `http`: an HTTP(S) request made from the target's point of view.
 //!
 //! On the local machine the request is made in-process with `ureq` (rustls, the
-//! Mozilla root store in `webpki-roots`); on any other target `curl` runs there as an
-//! argv (see [`curl`]), so the answer is what the target itself would get. Statuses
+//! Mozilla root store in `webpki-roots`). On any other target the request is made
+//! from inside it, so the answer is what the target itself would get: `http://` by
+//! ispec's probe (an HTTP/1.1 client, the host resolved the target's way, see
+//! [`crate::gather::net`]), and `https://` (or `http://` where the probe cannot run)
+//! by `curl` run there as an argv (see [`curl`]). Statuses
 //! are values, not errors: a 404 is `status = 404`. Failing to get any answer at all
 //! (refused, TLS not trusted, timed out) is an error result.
 
 mod curl;
+mod local;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use crate::expect::{Ty, Value};
+use crate::gather::net::{self, Net, NetAnswer, NetQuery};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
@@ -69,6 +72,9 @@ pub(super) const KIND: Kind = Kind {
     ],
     new,
 };
+
+/// What ispec's own requests say they are.
+const USER_AGENT: &str = concat!("ispec/", env!("CARGO_PKG_VERSION"));
 
 /// How many redirects `follow-redirects` follows before it gives up.
 const MAX_REDIRECTS: u32 = 10;
@@ -151,14 +157,45 @@ fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
 
 impl Resource for Http {
     fn facts(&self, _wanted: &[&'static str], ask: &Ask<'_>) -> Vec<Fact> {
-        vec![Fact::Run(curl::request(self, ask.timeout))]
+        vec![match self.net(ask.timeout) {
+            Some(net) => Fact::Net(net),
+            None => Fact::Run(curl::request(self, ask.timeout)),
+        }]
     }
 
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+        let gathered = self
+            .net(host.timeout())
+            .and_then(|net| host.gathered_net(&net.query));
         let response = if host.is_local() {
             self.fetch(host.timeout(), wants(wanted, "body"))?
+        } else if let Some(answer) = gathered {
+            match answer? {
+                NetAnswer::Response {
+                    status,
+                    headers,
+                    body,
+                } => Response {
+                    status,
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                },
+                other => {
+                    return Err(ProbeError::Failed(format!(
+                        "an unexpected answer: {other:?}"
+                    )));
+                }
+            }
         } else {
-            curl::fetch(self, host)?
+            curl::fetch(self, host).map_err(|e| match e {
+                ProbeError::ToolMissing(tool) if tool == "curl" && self.is_https() => {
+                    ProbeError::Failed(
+                        "https:// from inside a target needs `curl` there, and it is not installed"
+                            .into(),
+                    )
+                }
+                other => other,
+            })?
         };
         let mut seen = Observed::new();
         seen.set("status", Value::Int(i64::from(response.status)));
@@ -169,166 +206,35 @@ impl Resource for Http {
 }
 
 impl Http {
-    /// Makes the request in-process: the local target's own view.
-    fn fetch(&self, timeout: Duration, read_body: bool) -> Result<Response, ProbeError> {
-        let agent = self.agent(timeout)?;
-        let mut request = ureq::http::Request::builder()
-            .method(self.method.as_str())
-            .uri(self.url.as_str());
-        for (name, value) in &self.headers {
-            request = request.header(name.as_str(), value.as_str());
+    fn is_https(&self) -> bool {
+        self.url.starts_with("https://")
+    }
+
+    /// The request as a network fact the probe answers, `curl` where it cannot run;
+    /// `None` for `https://`, which the probe does not speak (no TLS in it).
+    fn net(&self, timeout: Duration) -> Option<Net> {
+        if self.is_https() {
+            return None;
         }
-        let result = match &self.body {
-            Some(body) => request
-                .body(body.clone())
-                .map_err(|e| ProbeError::Failed(format!("cannot build the request: {e}")))
-                .and_then(|r| agent.run(r).map_err(|e| self.explain(e, timeout))),
-            None => request
-                .body(())
-                .map_err(|e| ProbeError::Failed(format!("cannot build the request: {e}")))
-                .and_then(|r| agent.run(r).map_err(|e| self.explain(e, timeout))),
-        };
-        let mut response = result?;
-        let headers = response
-            .headers()
+        let mut headers = self.headers.clone();
+        if !headers
             .iter()
-            .map(|(name, value)| {
-                format!(
-                    "{}: {}",
-                    name.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(value.as_bytes())
-                )
-            })
-            .collect();
-        let body = if read_body {
-            let bytes = response
-                .body_mut()
-                .with_config()
-                .limit(BODY_LIMIT)
-                .read_to_vec()
-                .map_err(|e| self.explain(e, timeout))?;
-            String::from_utf8_lossy(&bytes).into_owned()
-        } else {
-            String::new()
-        };
-        Ok(Response {
-            status: response.status().as_u16(),
-            headers,
-            body,
+            .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))
+        {
+            headers.insert(0, ("User-Agent".into(), USER_AGENT.into()));
+        }
+        Some(Net {
+            query: NetQuery::Http(net::Http {
+                method: self.method.clone(),
+                url: self.url.clone(),
+                headers,
+                body: self.body.clone().map(String::into_bytes),
+                follow: self.follow_redirects,
+                timeout_ms: net::millis(timeout),
+            }),
+            fallback: Some(curl::request(self, timeout)),
         })
     }
-
-    fn agent(&self, timeout: Duration) -> Result<ureq::Agent, ProbeError> {
-        let mut tls = TlsConfig::builder().disable_verification(!self.tls_verify);
-        if let Some(path) = &self.ca_file {
-            tls = tls.root_certs(RootCerts::Specific(Arc::new(read_ca_file(path)?)));
-        }
-        Ok(ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(if self.follow_redirects {
-                MAX_REDIRECTS
-            } else {
-                0
-            })
-            // The target's own view is a direct connection: proxy variables in
-            // ispec's environment are not the target's.
-            .proxy(None)
-            .allow_non_standard_methods(true)
-            .timeout_global(Some(timeout))
-            .user_agent(concat!("ispec/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls.build())
-            .build()
-            .new_agent())
-    }
-
-    /// Turns a ureq error into words a reader of the report can act on.
-    fn explain(&self, error: ureq::Error, timeout: Duration) -> ProbeError {
-        let to = &self.authority;
-        match error {
-            ureq::Error::Timeout(_) => ProbeError::Timeout(timeout),
-            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                ProbeError::Failed(format!("cannot connect to {to}: connection refused"))
-            }
-            ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                ProbeError::Timeout(timeout)
-            }
-            ureq::Error::Io(e) => {
-                // rustls reports certificate problems through the TLS stream as I/O.
-                let inner = e.get_ref().map(ToString::to_string).unwrap_or_default();
-                match untrusted(&inner) {
-                    Some(why) => {
-                        ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
-                    }
-                    None => ProbeError::Failed(format!("connection to {to} failed: {e}")),
-                }
-            }
-            ureq::Error::HostNotFound => {
-                ProbeError::Failed(format!("cannot resolve the host of {}", self.url))
-            }
-            ureq::Error::Rustls(e) => {
-                let text = e.to_string();
-                match untrusted(&text) {
-                    Some(why) => {
-                        ProbeError::Failed(format!("TLS certificate of {to} not trusted: {why}"))
-                    }
-                    None => ProbeError::Failed(format!("TLS handshake with {to} failed: {text}")),
-                }
-            }
-            ureq::Error::TooManyRedirects => ProbeError::Failed(format!(
-                "more than {MAX_REDIRECTS} redirects from {}",
-                self.url
-            )),
-            ureq::Error::BodyExceedsLimit(_) => ProbeError::Failed(format!(
-                "the response body is larger than {} MiB",
-                BODY_LIMIT / 1024 / 1024
-            )),
-            other => ProbeError::Failed(format!("request to {} failed: {other}", self.url)),
-        }
-    }
-}
-
-/// Words for a rustls certificate error (`invalid peer certificate: UnknownIssuer`),
-/// or `None` if `text` is not one.
-fn untrusted(text: &str) -> Option<String> {
-    let why = text.strip_prefix("invalid peer certificate: ")?;
-    let words = if why.starts_with("UnknownIssuer") {
-        "it is not signed by a trusted authority (self-signed? see `ca-file`)"
-    } else if why.starts_with("NotValidForName") {
-        "it is not issued for this host name"
-    } else if why.starts_with("Expired") {
-        "it has expired"
-    } else if why.starts_with("NotValidYet") {
-        "it is not valid yet"
-    } else if why.starts_with("Revoked") {
-        "it has been revoked"
-    } else {
-        return Some(why.to_string());
-    };
-    Some(format!("{words} ({why})"))
-}
-
-/// Reads the CA certificates of a PEM bundle (keys and other items are ignored).
-fn read_ca_file(path: &str) -> Result<Vec<Certificate<'static>>, ProbeError> {
-    let pem = std::fs::read(path)
-        .map_err(|e| ProbeError::Failed(format!("cannot read `ca-file` `{path}`: {e}")))?;
-    let mut certs = Vec::new();
-    for item in ureq::tls::parse_pem(&pem) {
-        match item {
-            Ok(PemItem::Certificate(cert)) => certs.push(cert),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(ProbeError::Failed(format!(
-                    "`ca-file` `{path}` is not valid PEM: {e}"
-                )));
-            }
-        }
-    }
-    if certs.is_empty() {
-        return Err(ProbeError::Failed(format!(
-            "`ca-file` `{path}` holds no certificate"
-        )));
-    }
-    Ok(certs)
 }
 
 #[cfg(test)]
@@ -572,9 +478,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, "not a certificate\n").unwrap();
-        let err = read_ca_file(path.to_str().unwrap()).unwrap_err();
+        let err = local::read_ca_file(path.to_str().unwrap()).unwrap_err();
         assert!(err.to_string().contains("holds no certificate"), "{err}");
-        let err = read_ca_file("/nonexistent/ispec-ca.pem").unwrap_err();
+        let err = local::read_ca_file("/nonexistent/ispec-ca.pem").unwrap_err();
         assert!(err.to_string().contains("cannot read"), "{err}");
     }
 }

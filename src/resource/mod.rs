@@ -163,6 +163,8 @@ pub trait Resource: fmt::Debug + Send + Sync {
 #[derive(Debug, Default)]
 pub struct Observed {
     values: BTreeMap<&'static str, Result<Value, ProbeError>>,
+    /// Why a value is what it is, shown after it (`false (connection refused)`).
+    notes: BTreeMap<&'static str, String>,
 }
 
 impl Observed {
@@ -174,6 +176,17 @@ impl Observed {
     /// Records the value of `prop`.
     pub fn set(&mut self, prop: &'static str, value: Value) {
         self.values.insert(prop, Ok(value));
+    }
+
+    /// Records why `prop` has the value it has, for reports: `false (connection
+    /// refused)`.
+    pub fn note(&mut self, prop: &'static str, why: impl Into<String>) {
+        self.notes.insert(prop, why.into());
+    }
+
+    /// The note on `prop`'s value, if any.
+    pub fn note_of(&self, prop: &str) -> Option<&str> {
+        self.notes.get(prop).map(String::as_str)
     }
 
     /// Records why `prop` could not be observed.

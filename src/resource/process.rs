@@ -1,10 +1,14 @@
 //! `process`: whether processes of a given name run, how many, as whom, with what
-//! command lines.
+//! command lines, how many are zombies and how many descriptors they hold open. The
+//! id `*` stands for every process of the target, for the hygiene of a whole
+//! container or host (`[process."*"] zombies = 0`).
 //!
 //! One fixed shell script walks `/proc` once per run and lists every process; all
 //! process checks share that listing. No `ps` is needed, as containers often lack
 //! procps. The script prints NUL-separated fields, the one byte that can appear in
 //! neither a process name nor a command line once its NULs are made spaces.
+
+use std::fmt::Write as _;
 
 use crate::cmd::Cmd;
 use crate::expect::{Ty, Value};
@@ -28,16 +32,38 @@ pub(super) const KIND: Kind = Kind {
             Ty::Str,
             "the full command lines of the processes, one per line",
         ),
+        PropDef::new(
+            "zombies",
+            Ty::Int,
+            "how many of the processes are zombies (exited, never reaped by their parent)",
+        ),
+        PropDef::new(
+            "open-fds",
+            Ty::Int,
+            "the most descriptors one of the processes holds open (needs root for other users' processes)",
+        ),
+        PropDef::new(
+            "total-open-fds",
+            Ty::Int,
+            "the descriptors all the processes hold open together (needs root for other users' processes)",
+        ),
     ],
     options: &[],
     new,
 };
 
+/// The id that matches every process of the target, for checks of the whole target
+/// (`[process."*"] zombies = 0`).
+pub(crate) const EVERY: &str = "*";
+
 /// The longest process name the kernel keeps (`TASK_COMM_LEN` less the NUL).
 const COMM_MAX: usize = 15;
 
-/// Lists every process as `pid NUL euid NUL comm NUL cmdline NUL`, the command line's
-/// own NULs turned into spaces. A process that exits while it is read is left out.
+/// Lists every process as `pid NUL euid NUL comm NUL cmdline NUL state NUL fds NUL`
+/// (the probe's format, [`Query::Processes`](ispec_probe::wire::Query::Processes)),
+/// the command line's own NULs turned into spaces, the state the letter of `State:`
+/// in `status` (`Z`: a zombie), `fds` the entries of `/proc/PID/fd`, or `-` when this
+/// user may not read it. A process that exits while it is read is left out.
 /// The script's own shell (`$$`) is left out, so it never matches a check, and so is
 /// the process named by its first argument (the shell of a gathering script); the `tr`
 /// it starts are not listed because the glob is expanded before any of them runs.
@@ -46,17 +72,26 @@ const COMM_MAX: usize = 15;
 /// be missing, so the script stops instead.
 pub(crate) const SCRIPT: &str = r#"[ -r /proc/self/status ] || { echo '/proc is not mounted' >&2; exit 3; }
 [ -r /proc/1/status ] || { echo 'processes of other users are hidden' >&2; exit 4; }
+skip=${1:-}
 for d in /proc/[0-9]*; do
   pid=${d#/proc/}
-  { [ "$pid" = "$$" ] || [ "$pid" = "${1:-}" ]; } && continue
-  uid=
+  { [ "$pid" = "$$" ] || [ "$pid" = "$skip" ]; } && continue
+  uid= state=-
   { while read -r key real eff rest; do
-      if [ "$key" = Uid: ]; then uid=$eff; break; fi
+      case $key in
+        State:) state=$real ;;
+        Uid:) uid=$eff; break ;;
+      esac
     done < "$d/status"; } 2>/dev/null
   [ -n "$uid" ] || continue
   IFS= read -r comm < "$d/comm" 2>/dev/null || continue
   args=$(tr '\000' ' ' < "$d/cmdline" 2>/dev/null)
-  printf '%s\000%s\000%s\000%s\000' "$pid" "$uid" "$comm" "$args"
+  fds=-
+  if [ -r "$d/fd" ] && [ -x "$d/fd" ]; then
+    set -- "$d"/fd/[0-9]*
+    if [ -L "$1" ]; then fds=$#; else fds=0; fi
+  fi
+  printf '%s\000%s\000%s\000%s\000%s\000%s\000' "$pid" "$uid" "$comm" "$args" "$state" "$fds"
 done
 "#;
 
@@ -69,6 +104,10 @@ struct ProcEntry {
     comm: String,
     /// The command line, words joined by spaces; empty for kernel threads and zombies.
     args: String,
+    /// The state letter: `R`, `S`, `D`, `Z` (a zombie), ...
+    state: String,
+    /// How many descriptors it holds open; `None` when this user may not see them.
+    fds: Option<u32>,
 }
 
 impl ProcEntry {
@@ -87,6 +126,12 @@ impl ProcEntry {
             && base(words.next()) == Some(name)
     }
 
+    /// Returns true if and only if the process has exited and its parent has not
+    /// reaped it.
+    fn is_zombie(&self) -> bool {
+        self.state == "Z"
+    }
+
     /// The command line as `ps` shows it: a process without one as `[name]`.
     fn command_line(&self) -> String {
         if self.args.is_empty() {
@@ -102,6 +147,9 @@ fn base(word: Option<&str>) -> Option<&str> {
     word.and_then(|w| w.rsplit('/').next())
 }
 
+/// How many fields a record of the listing has.
+const FIELDS: usize = 6;
+
 /// Parses the script's output, sorted by pid.
 fn parse_processes(out: &[u8]) -> Result<Vec<ProcEntry>, String> {
     let Some(body) = out.strip_suffix(b"\0") else {
@@ -115,14 +163,14 @@ fn parse_processes(out: &[u8]) -> Result<Vec<ProcEntry>, String> {
         .split(|b| *b == 0)
         .map(|f| String::from_utf8_lossy(f).into_owned())
         .collect();
-    if fields.len() % 4 != 0 {
+    if fields.len() % FIELDS != 0 {
         return Err(format!(
-            "the process listing has {} fields, not a multiple of 4",
+            "the process listing has {} fields, not a multiple of {FIELDS}",
             fields.len()
         ));
     }
     let mut entries = fields
-        .chunks_exact(4)
+        .chunks_exact(FIELDS)
         .map(|f| {
             let num = |s: &str| {
                 s.parse::<u32>()
@@ -134,6 +182,8 @@ fn parse_processes(out: &[u8]) -> Result<Vec<ProcEntry>, String> {
                 comm: f[2].clone(),
                 // The last NUL of a command line became a trailing space.
                 args: f[3].trim_end_matches(' ').to_string(),
+                state: f[4].clone(),
+                fds: if f[5] == "-" { None } else { Some(num(&f[5])?) },
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -173,9 +223,47 @@ fn processes(host: &Host) -> Result<Vec<ProcEntry>, ProbeError> {
     }
 }
 
+/// How many pids an error names before it says how many more there are.
+const PIDS_NAMED: usize = 10;
+
+/// The open descriptors of each of `procs`; an error naming the processes whose
+/// descriptors this user may not see, as a count of some would be too low.
+fn open_fds(procs: &[ProcEntry]) -> Result<Vec<u32>, ProbeError> {
+    let hidden: Vec<String> = procs
+        .iter()
+        .filter(|p| p.fds.is_none())
+        .map(|p| p.pid.to_string())
+        .collect();
+    if hidden.is_empty() {
+        return Ok(procs.iter().filter_map(|p| p.fds).collect());
+    }
+    let mut pids = hidden[..hidden.len().min(PIDS_NAMED)].join(", ");
+    if hidden.len() > PIDS_NAMED {
+        let _ = write!(pids, " and {} more", hidden.len() - PIDS_NAMED);
+    }
+    Err(ProbeError::Denied(format!(
+        "cannot count the open descriptors of pid{} {pids} (another user's processes); \
+         check as root (`--sudo`, `--user root`)",
+        if hidden.len() == 1 { "" } else { "s" }
+    )))
+}
+
+/// A count as a value.
+fn int(n: impl TryInto<i64>) -> Value {
+    Value::Int(n.try_into().unwrap_or(i64::MAX))
+}
+
 #[derive(Debug)]
 struct Process {
+    /// The name processes are matched by, or [`EVERY`].
     name: String,
+}
+
+impl Process {
+    /// Returns true if and only if this check is about `process`.
+    fn covers(&self, process: &ProcEntry) -> bool {
+        self.name == EVERY || process.is_named(&self.name)
+    }
 }
 
 fn new(id: &str, _options: &Options) -> Result<Box<dyn Resource>, String> {
@@ -204,16 +292,29 @@ impl Resource for Process {
     fn probe(&self, host: &Host, wanted: &[&'static str]) -> Result<Observed, ProbeError> {
         let matching: Vec<ProcEntry> = processes(host)?
             .into_iter()
-            .filter(|p| p.is_named(&self.name))
+            .filter(|p| self.covers(p))
             .collect();
         let mut seen = Observed::new();
         seen.set("running", Value::Bool(!matching.is_empty()));
-        seen.set(
-            "count",
-            Value::Int(i64::try_from(matching.len()).unwrap_or(i64::MAX)),
-        );
+        seen.set("count", int(matching.len()));
         let lines: Vec<String> = matching.iter().map(ProcEntry::command_line).collect();
         seen.set("args", Value::Str(lines.join("\n")));
+        seen.set(
+            "zombies",
+            int(matching.iter().filter(|p| p.is_zombie()).count()),
+        );
+        if super::wants(wanted, "open-fds") || super::wants(wanted, "total-open-fds") {
+            let fds = open_fds(&matching);
+            seen.put(
+                "open-fds",
+                fds.clone()
+                    .map(|fds| int(fds.iter().copied().max().unwrap_or(0))),
+            );
+            seen.put(
+                "total-open-fds",
+                fds.map(|fds| int(fds.iter().map(|&n| u64::from(n)).sum::<u64>())),
+            );
+        }
         if super::wants(wanted, "users") {
             let users = user::passwd(host).map(|accounts| {
                 let mut names: Vec<String> = Vec::new();
@@ -241,6 +342,10 @@ mod tests {
 
     fn fixture(os: &str) -> Vec<u8> {
         crate::resource::fixture("process", os, "processes").into_bytes()
+    }
+
+    fn fixture_case(os: &str, case: &str) -> Vec<u8> {
+        crate::resource::fixture("process", os, case).into_bytes()
     }
 
     fn named<'a>(entries: &'a [ProcEntry], name: &str) -> Vec<&'a ProcEntry> {
@@ -304,11 +409,69 @@ mod tests {
     }
 
     #[test]
+    fn parses_states_and_open_descriptors() {
+        let entries = parse_processes(&fixture("debian-12")).unwrap();
+        let kthreadd = &named(&entries, "kthreadd")[0];
+        assert_eq!((kthreadd.state.as_str(), kthreadd.fds), ("I", Some(0)));
+        let entries = parse_processes(&fixture_case("debian-12", "hygiene")).unwrap();
+        let sleeps = named(&entries, "sleep");
+        assert_eq!(sleeps.len(), 3);
+        assert_eq!(sleeps.iter().filter(|p| p.is_zombie()).count(), 2);
+        assert!(!sleeps[0].is_zombie());
+        assert_eq!(sleeps[1].command_line(), "[sleep]");
+        let hog = named(&entries, "fdhog");
+        assert_eq!(hog[0].fds, Some(1203));
+        assert_eq!(open_fds(&entries).unwrap(), [3, 0, 0, 1203]);
+    }
+
+    #[test]
+    fn descriptors_another_user_holds_are_an_error_naming_the_pids() {
+        let entries = parse_processes(&fixture_case("debian-12", "hygiene-nobody")).unwrap();
+        assert!(entries.iter().all(|p| p.fds.is_none()));
+        // Zombies need no permission.
+        assert_eq!(entries.iter().filter(|p| p.is_zombie()).count(), 2);
+        let err = open_fds(&entries).unwrap_err();
+        assert!(matches!(err, ProbeError::Denied(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("pids 1, 7, 8, 10 "), "{text}");
+        assert!(text.contains("`--sudo`, `--user root`"), "{text}");
+        let one = open_fds(&entries[..1]).unwrap_err().to_string();
+        assert!(one.contains("pid 1 "), "{one}");
+        let many: Vec<ProcEntry> = (1..=12)
+            .map(|pid| ProcEntry {
+                pid,
+                ..entries[0].clone()
+            })
+            .collect();
+        let text = open_fds(&many).unwrap_err().to_string();
+        assert!(
+            text.contains("pids 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 2 more"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_star_covers_every_process() {
+        let entries = parse_processes(&fixture_case("debian-12", "hygiene")).unwrap();
+        let every = Process { name: EVERY.into() };
+        assert!(entries.iter().all(|p| every.covers(p)));
+        let hog = Process {
+            name: "fdhog".into(),
+        };
+        assert_eq!(entries.iter().filter(|p| hog.covers(p)).count(), 1);
+    }
+
+    #[test]
     fn refuses_broken_listings() {
         assert_eq!(parse_processes(b"").unwrap(), []);
         assert!(parse_processes(b"1\x000\x00init").is_err());
         assert!(parse_processes(b"1\x000\x00init\x00").is_err());
-        assert!(parse_processes(b"x\x000\x00init\x00/sbin/init\x00").is_err());
+        assert!(parse_processes(b"x\x000\x00init\x00/sbin/init\x00S\x004\x00").is_err());
+        // The four fields of the listing before it had states and descriptors.
+        assert!(parse_processes(b"1\x000\x00init\x00/sbin/init\x00").is_err());
+        assert!(parse_processes(b"1\x000\x00init\x00/sbin/init\x00S\x00x\x00").is_err());
+        let ok = parse_processes(b"1\x000\x00init\x00/sbin/init\x00S\x00-\x00").unwrap();
+        assert_eq!((ok[0].state.as_str(), ok[0].fds), ("S", None));
     }
 
     #[test]
@@ -319,6 +482,18 @@ mod tests {
         let this = entries.iter().find(|p| p.pid == me).unwrap();
         let argv: Vec<String> = std::env::args().collect();
         assert_eq!(this.args, argv.join(" "));
+        // The probe lists the same fields. (Here, not in a test of its own: a script
+        // running on another thread would be listed by this one.) Threads of this
+        // test open and close descriptors, so the counts may differ a little.
+        let by_probe = ispec_probe::serve::listing(std::path::Path::new("/proc"), &[]).unwrap();
+        let probe = parse_processes(&by_probe).unwrap();
+        let that = probe.iter().find(|p| p.pid == me).unwrap();
+        assert_eq!(
+            (&this.comm, &this.args, &this.state),
+            (&that.comm, &that.args, &that.state)
+        );
+        assert!(this.fds.is_some_and(|n| n >= 3), "{this:?}");
+        assert!(that.fds.is_some_and(|n| n >= 3), "{that:?}");
         assert!(
             !entries.iter().any(|p| p.args.contains("/proc/[0-9]*")),
             "the probe's own shell was listed"

@@ -39,6 +39,8 @@ pub struct Declared {
     pub title: Option<String>,
     /// Returns true if and only if the spec said `skip = true`.
     pub skip: bool,
+    /// The checks are made only on targets where this holds (`when = "..."`).
+    pub when: Option<super::When>,
     /// The time limit for observing it (default: the run's `--timeout`).
     pub timeout: Option<Duration>,
     /// Retry until every check holds or this much time has passed.

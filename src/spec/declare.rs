@@ -1,5 +1,5 @@
 //! One `[kind."id"]` table → a [`Declared`]: common settings (`title`, `skip`,
-//! `timeout`, `within`), the kind's options and properties, each type-checked against
+//! `when`, `timeout`, `within`), the kind's options and properties, each type-checked against
 //! the kind's schema, and the id bound by the kind's constructor.
 
 use std::sync::Arc;
@@ -13,9 +13,10 @@ use crate::resource::{Kind, OptTy, OptValue, Options};
 use super::decl::{Check, Declared};
 use super::error::{SpecError, did_you_mean};
 use super::matcher::{Ctx, backticked};
+use super::when::When;
 
 /// Settings every resource accepts besides its kind's properties and options.
-const COMMON: &[&str] = &["title", "skip", "timeout", "within"];
+const COMMON: &[&str] = &["title", "skip", "when", "timeout", "within"];
 
 type Node<'i> = Spanned<DeValue<'i>>;
 
@@ -39,6 +40,7 @@ pub(super) fn declare(
     let mut errors = Vec::new();
     let mut decl_title = None;
     let mut skip = false;
+    let mut when = None;
     let mut timeout = None;
     let mut within = None;
     let mut options = Options::new();
@@ -69,6 +71,7 @@ pub(super) fn declare(
                     })
                 }
                 "within" => duration(ctx, name, value).map(|d| within = Some(d)),
+                "when" => condition(ctx, value).map(|w| when = Some(w)),
                 _ => {
                     if let Some(prop) = kind.prop(name) {
                         ctx.expect(name, prop.ty, value).map(|expect| {
@@ -122,6 +125,7 @@ pub(super) fn declare(
             id,
             title: decl_title,
             skip,
+            when,
             timeout,
             within,
             checks,
@@ -181,6 +185,19 @@ fn option_example(ty: OptTy) -> &'static str {
         OptTy::StrList => "[\"...\", \"...\"]",
         OptTy::StrMap => "{ KEY = \"...\" }",
     }
+}
+
+/// `when = "EXPR"`, parsed; a mistake points at its place inside the string.
+fn condition(ctx: &Ctx<'_>, node: &Node<'_>) -> Result<When, SpecError> {
+    let text = str_setting(ctx, "when", node)?;
+    When::parse(&text).map_err(|e| {
+        ctx.error(
+            ctx.source.inside(&node.span(), &text, &e.range),
+            e.message,
+            &e.label,
+        )
+        .help(e.help)
+    })
 }
 
 fn str_setting(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<String, SpecError> {

@@ -16,9 +16,16 @@ use super::declare::declare;
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
 use super::source::{Location, Source};
+use super::vars::{self, Vars};
 
-/// Loads specs from files and folders (every `*.toml` below a folder, sorted).
+/// Loads specs from files and folders (every `*.toml` below a folder, sorted), their
+/// `${VAR}`s from the environment.
 pub fn load(paths: &[PathBuf]) -> Result<Spec, SpecErrors> {
+    load_with(paths, &Vars::from_env())
+}
+
+/// Loads specs from files and folders, their `${VAR}`s from `vars`.
+pub fn load_with(paths: &[PathBuf], vars: &Vars) -> Result<Spec, SpecErrors> {
     let mut errors = Vec::new();
     let mut files: Vec<PathBuf> = Vec::new();
     let mut read = HashSet::new();
@@ -43,7 +50,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Spec, SpecErrors> {
                     path: Arc::from(file.as_path()),
                     text: Arc::from(text),
                 };
-                load_source(&source, &mut spec, &mut seen, &mut errors);
+                load_source(&source, Some(vars), &mut spec, &mut seen, &mut errors);
             }
             Err(e) => errors.push(SpecError::new(format!(
                 "cannot read spec `{}`: {e}",
@@ -58,7 +65,8 @@ pub fn load(paths: &[PathBuf]) -> Result<Spec, SpecErrors> {
     }
 }
 
-/// Loads one spec from text, as if read from `path`.
+/// Loads one spec from text, as if read from `path`. Its text is taken literally:
+/// `${VAR}` is not replaced (the DSL renders to this, and its strings are Rust's).
 pub fn load_str(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     let source = Source {
         path: Arc::from(path),
@@ -66,7 +74,7 @@ pub fn load_str(path: &Path, text: &str) -> Result<Spec, SpecErrors> {
     };
     let mut spec = Spec::default();
     let mut errors = Vec::new();
-    load_source(&source, &mut spec, &mut HashMap::new(), &mut errors);
+    load_source(&source, None, &mut spec, &mut HashMap::new(), &mut errors);
     if errors.is_empty() {
         Ok(spec)
     } else {
@@ -121,13 +129,14 @@ fn spec_files(path: &Path) -> Result<Vec<PathBuf>, SpecError> {
 
 fn load_source(
     source: &Source,
+    vars: Option<&Vars>,
     spec: &mut Spec,
     seen: &mut HashMap<(&'static str, String), Location>,
     errors: &mut Vec<SpecError>,
 ) {
     let ctx = Ctx { source };
     spec.files.push(Arc::clone(&source.path));
-    let doc = match DeTable::parse(&source.text) {
+    let mut doc = match DeTable::parse(&source.text) {
         Ok(doc) => doc,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
@@ -151,6 +160,26 @@ fn load_source(
     // TOML groups tables by kind; reports and errors follow the file's own order.
     let mut decls = Vec::new();
     let mut found = Vec::new();
+    // Resources (by the id's position) whose variables could not all be replaced.
+    let mut unexpanded = HashSet::new();
+    if let Some(vars) = vars {
+        for (_, kind_node) in doc.get_mut().iter_mut() {
+            let DeValue::Table(ids) = kind_node.get_mut() else {
+                continue;
+            };
+            let mut errs = Vec::new();
+            vars::expand_keys(&ctx, ids, vars, &mut errs);
+            for (id_key, body) in ids.iter_mut() {
+                let at = id_key.span().start;
+                let before = errs.len();
+                vars::expand_values(&ctx, body, vars, &mut errs);
+                if errs.len() > before {
+                    unexpanded.insert(at);
+                }
+            }
+            found.extend(errs);
+        }
+    }
     for (kind_key, kind_node) in doc.get_ref() {
         let Some(kind) = resource::kind(kind_key.get_ref()) else {
             found.push((kind_key.span().start, unknown_kind(&ctx, kind_key)));
@@ -187,6 +216,9 @@ fn load_source(
                         kind.key
                     )),
                 ));
+                continue;
+            }
+            if unexpanded.contains(&at) {
                 continue;
             }
             let location = source.location(id_key.span().start);

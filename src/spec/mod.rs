@@ -7,9 +7,13 @@ mod load;
 mod matcher;
 mod source;
 mod suite;
+mod vars;
+pub mod when;
 
 pub use decl::{Check, Declared, Spec};
 pub use error::{SpecError, SpecErrors, did_you_mean};
-pub use load::{load, load_str};
+pub use load::{load, load_str, load_with};
 pub use source::{Location, Source};
-pub use suite::{Suite, SuiteTarget, load_suite};
+pub use suite::{Suite, SuiteTarget, load_suite, load_suite_with};
+pub use vars::{Vars, parse_var};
+pub use when::When;

@@ -79,6 +79,67 @@ impl Source {
             carets = "^".repeat(width)
         )
     }
+
+    /// The span in this source of bytes `inner` of a string value whose TOML text is
+    /// at `value` and whose decoded content is `decoded`: quotes and escapes are
+    /// walked so a position inside the string (a `${VAR}`, a token of a `when`) points
+    /// into the file. Where the file's text does not decode to `decoded` (the value
+    /// went through variable substitution, say), the whole value.
+    pub fn inside(
+        &self,
+        value: &Range<usize>,
+        decoded: &str,
+        inner: &Range<usize>,
+    ) -> Range<usize> {
+        let raw = self.text.get(value.clone()).unwrap_or_default();
+        raw_offsets(raw, decoded)
+            .and_then(|map| {
+                let start = *map.get(inner.start)?;
+                let end = *map.get(inner.end)?;
+                Some(value.start + start..value.start + end.max(start))
+            })
+            .unwrap_or_else(|| value.clone())
+    }
+}
+
+/// For each byte offset of `decoded` (and its end), the byte offset in `raw`, the TOML
+/// text of a string (quotes included), or `None` if `raw` is not that string.
+fn raw_offsets(raw: &str, decoded: &str) -> Option<Vec<usize>> {
+    let (quote, basic) = if raw.starts_with(r#"""""#) {
+        (3, true)
+    } else if raw.starts_with("'''") {
+        (3, false)
+    } else if raw.starts_with('"') {
+        (1, true)
+    } else if raw.starts_with('\'') {
+        (1, false)
+    } else {
+        return None;
+    };
+    let mut map = Vec::with_capacity(decoded.len() + 1);
+    let mut at = quote;
+    for ch in decoded.chars() {
+        let rest = raw.get(at..)?;
+        let width = if basic && rest.starts_with('\\') {
+            let escaped = rest[1..].chars().next()?;
+            let len = match escaped {
+                'u' => 6,
+                'U' => 10,
+                'x' => 4,
+                _ => 1 + escaped.len_utf8(),
+            };
+            rest.get(..len)?;
+            len
+        } else if rest.starts_with(ch) {
+            ch.len_utf8()
+        } else {
+            return None;
+        };
+        map.extend(std::iter::repeat_n(at, ch.len_utf8()));
+        at += width;
+    }
+    map.push(at);
+    Some(map)
 }
 
 /// A tab is as wide as the terminal likes; four spaces are as wide as the caret line thinks.
@@ -114,5 +175,23 @@ mod tests {
             src.snippet(&(17..25), "here"),
             " --> web.toml:2:2\n  |\n2 |     lisening = true\n  |     ^^^^^^^^ here\n"
         );
+    }
+
+    #[test]
+    fn positions_inside_strings_walk_escapes() {
+        let text = "when = \"os == \\\"x\\\" && y\"\nother = 'a${B}'\n";
+        let src = Source {
+            path: Arc::from(Path::new("s.toml")),
+            text: Arc::from(text),
+        };
+        let value = 7..text.find('\n').unwrap();
+        let decoded = "os == \"x\" && y";
+        // `y` is byte 13 of the decoded text.
+        assert_eq!(&text[src.inside(&value, decoded, &(13..14))], "y");
+        assert_eq!(&text[src.inside(&value, decoded, &(6..9))], "\\\"x\\\"");
+        let second = text.find('\'').unwrap()..text.len() - 1;
+        assert_eq!(&text[src.inside(&second, "a${B}", &(1..5))], "${B}");
+        // Text that is not what the file says: the whole value.
+        assert_eq!(src.inside(&value, "other", &(0..1)), value);
     }
 }

@@ -10,12 +10,15 @@
 //! specs = ["specs/web.toml"]
 //! ```
 //!
-//! Spec paths are relative to the suite file's folder.
+//! Spec paths are relative to the suite file's folder. A `[vars]` table gives
+//! values to `${NAME}` in the suite's strings and in its specs (below the
+//! environment and `--var`).
 
 mod role;
 mod target;
 mod values;
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,10 +30,11 @@ use crate::backend::TargetSpec;
 use super::error::{SpecError, SpecErrors, did_you_mean};
 use super::matcher::{Ctx, backticked};
 use super::source::Source;
+use super::vars::Vars;
 use role::Role;
 
 /// The keys a target table may hold.
-const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs"];
+const KEYS: &[&str] = &["local", "image", "docker", "ssh", "specs", "after"];
 /// The keys that shape how an `ssh` target is reached.
 const SSH_KEYS: &[&str] = &["sudo", "identity"];
 /// The keys that shape a throwaway container (`image` targets only).
@@ -47,7 +51,7 @@ const CONTAINER_KEYS: &[&str] = &[
     "wait",
 ];
 /// The tables a suite may hold.
-const TABLES: &[&str] = &["target", "role"];
+const TABLES: &[&str] = &["target", "role", "defaults", "vars"];
 
 /// One target of a suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,12 +64,29 @@ pub struct SuiteTarget {
     pub specs: Vec<PathBuf>,
     /// The roles that list it, in suite order; empty for a `[target.NAME]`.
     pub roles: Vec<String>,
+    /// The targets that must be up (started and ready) before this one starts, each
+    /// with where the suite names it.
+    pub after: Vec<(String, Range<usize>)>,
+    /// False for a target started only because a target `--only` chose needs it
+    /// (`after`): it is started, its specs are not checked.
+    pub checked: bool,
+}
+
+/// What a suite's `[defaults]` table sets for every resource of every target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// How long a resource without its own `within` may take to hold (retried).
+    pub within: Option<std::time::Duration>,
 }
 
 /// A suite: its `[target.NAME]` and `[role.NAME]` tables, in the order the file has them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suite {
     entries: Vec<Entry>,
+    /// The `[defaults]` table.
+    pub defaults: Defaults,
+    /// The `[vars]` table.
+    vars: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +130,8 @@ impl Suite {
                         target: TargetSpec::Uri(uri.clone()),
                         specs: Vec::new(),
                         roles: Vec::new(),
+                        after: Vec::new(),
+                        checked: true,
                     });
                     hosts.push((uri, targets.len() - 1));
                     targets.len() - 1
@@ -147,19 +170,55 @@ impl Suite {
                 "`--only {unknown}`: the suite has no target or role `{unknown}`; {hint}"
             ));
         }
+        // The targets the chosen ones start after come too, unchecked.
+        let mut wanted: Vec<String> = names.to_vec();
+        let mut i = 0;
+        while let Some(name) = wanted.get(i).cloned() {
+            for entry in &self.entries {
+                if let Entry::Target(t) = entry {
+                    if t.name == name {
+                        for (dep, _) in &t.after {
+                            if !wanted.contains(dep) {
+                                wanted.push(dep.clone());
+                            }
+                        }
+                    }
+                }
+            }
+            i += 1;
+        }
         Ok(Self {
             entries: self
                 .entries
                 .iter()
-                .filter(|e| names.iter().any(|n| n == e.name()))
+                .filter(|e| wanted.iter().any(|n| n == e.name()))
                 .cloned()
+                .map(|e| match e {
+                    Entry::Target(mut t) if !names.contains(&t.name) => {
+                        t.checked = false;
+                        Entry::Target(t)
+                    }
+                    e => e,
+                })
                 .collect(),
+            defaults: self.defaults.clone(),
+            vars: self.vars.clone(),
         })
+    }
+
+    /// The suite's `[vars]`, for [`Vars::with_suite`].
+    pub fn vars(&self) -> &BTreeMap<String, String> {
+        &self.vars
     }
 }
 
-/// Reads a suite file.
+/// Reads a suite file, its `${VAR}`s from its `[vars]` and the environment.
 pub fn load_suite(path: &Path) -> Result<Suite, SpecErrors> {
+    load_suite_with(path, &Vars::from_env())
+}
+
+/// Reads a suite file, its `${VAR}`s from `vars` over its own `[vars]`.
+pub fn load_suite_with(path: &Path, vars: &Vars) -> Result<Suite, SpecErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         SpecErrors(vec![SpecError::new(format!(
             "cannot read suite `{}`: {e}",
@@ -171,26 +230,39 @@ pub fn load_suite(path: &Path) -> Result<Suite, SpecErrors> {
         text: Arc::from(text),
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    parse_suite(&source, base).map_err(SpecErrors)
+    parse_suite_with(&source, base, vars).map_err(SpecErrors)
 }
 
+#[cfg(test)]
 fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
+    parse_suite_with(source, base, &Vars::none())
+}
+
+fn parse_suite_with(source: &Source, base: &Path, vars: &Vars) -> Result<Suite, Vec<SpecError>> {
     let ctx = Ctx { source };
-    let doc = DeTable::parse(&source.text).map_err(|e| {
+    let mut doc = DeTable::parse(&source.text).map_err(|e| {
         vec![ctx.error(
             e.span().unwrap_or(0..0),
             format!("invalid TOML: {}", e.message().lines().next().unwrap_or("")),
             "",
         )]
     })?;
-    let mut errors = Vec::new();
+    let (suite_vars, mut errors) = super::vars::in_suite(&ctx, doc.get_mut(), vars);
     // Each entry with its name's span, to put them in file order and point at them.
     let mut entries: Vec<(Range<usize>, Entry)> = Vec::new();
+    let mut defaults = Defaults::default();
     for (key, value) in doc.get_ref() {
         let table_key = key.get_ref().as_ref();
+        if table_key == "defaults" {
+            match values::defaults(&ctx, value) {
+                Ok(d) => defaults = d,
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
         if !TABLES.contains(&table_key) {
             let label = did_you_mean(table_key, TABLES.iter().copied()).map_or_else(
-                || "expected `[target.NAME]` or `[role.NAME]`".to_string(),
+                || "expected `[target.NAME]`, `[role.NAME]` or `[defaults]`".to_string(),
                 |m| format!("did you mean `[{m}.NAME]`?"),
             );
             errors.push(ctx.error(
@@ -198,6 +270,9 @@ fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
                 format!("unknown suite table `{table_key}`"),
                 &label,
             ));
+            continue;
+        }
+        if table_key == "vars" {
             continue;
         }
         let DeValue::Table(table) = value.get_ref() else {
@@ -222,6 +297,7 @@ fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
     }
     entries.sort_by_key(|(span, _)| span.start);
     errors.extend(clashes(&ctx, &entries));
+    errors.extend(order(&ctx, &entries));
     if entries.is_empty() && errors.is_empty() {
         errors.push(
             SpecError::new(format!("suite `{}` names no target", source.path.display()))
@@ -231,10 +307,97 @@ fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
     if errors.is_empty() {
         Ok(Suite {
             entries: entries.into_iter().map(|(_, e)| e).collect(),
+            defaults,
+            vars: suite_vars,
         })
     } else {
         Err(errors)
     }
+}
+
+/// `after` names that are not targets of the suite, and targets that wait for each
+/// other (a cycle: none could start).
+fn order(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<SpecError> {
+    let targets: Vec<&SuiteTarget> = entries
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Entry::Target(t) => Some(t),
+            Entry::Role(_) => None,
+        })
+        .collect();
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    let mut errors = Vec::new();
+    for t in &targets {
+        for (dep, span) in &t.after {
+            if dep == &t.name {
+                errors.push(ctx.error(
+                    span.clone(),
+                    format!("target `{dep}` cannot start after itself"),
+                    "remove it from `after`",
+                ));
+            } else if !names.contains(&dep.as_str()) {
+                let hint = did_you_mean(dep, names.iter().copied()).map_or_else(
+                    || format!("the suite's targets are {}", backticked(&names)),
+                    |m| format!("did you mean `{m}`?"),
+                );
+                errors.push(ctx.error(
+                    span.clone(),
+                    format!(
+                        "target `{}` starts after `{dep}`, which is not a target of the suite",
+                        t.name
+                    ),
+                    &hint,
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return errors;
+    }
+    // Reported once, at the first target of the cycle.
+    let mut done = Vec::new();
+    for t in &targets {
+        if let Some(cycle) = visit(t, &targets, &mut Vec::new(), &mut done) {
+            let first = targets.iter().find(|x| x.name == cycle[0]).unwrap_or(t);
+            let span = first.after.first().map_or(0..0, |(_, s)| s.clone());
+            errors.push(ctx.error(
+                span,
+                format!("targets wait for each other: {}", cycle.join(" → ")),
+                "remove one `after` so one of them can start first",
+            ));
+            break;
+        }
+    }
+    errors
+}
+
+/// Depth-first search from `t` for targets that wait for each other: the cycle's
+/// names, first one last again.
+fn visit<'t>(
+    t: &'t SuiteTarget,
+    targets: &[&'t SuiteTarget],
+    path: &mut Vec<&'t str>,
+    done: &mut Vec<&'t str>,
+) -> Option<Vec<String>> {
+    if let Some(at) = path.iter().position(|n| *n == t.name) {
+        let mut cycle: Vec<String> = path[at..].iter().map(ToString::to_string).collect();
+        cycle.push(t.name.clone());
+        return Some(cycle);
+    }
+    if done.contains(&t.name.as_str()) {
+        return None;
+    }
+    path.push(&t.name);
+    for (dep, _) in &t.after {
+        if let Some(next) = targets.iter().find(|x| &x.name == dep) {
+            if let Some(cycle) = visit(next, targets, path, done) {
+                return Some(cycle);
+            }
+        }
+    }
+    path.pop();
+    done.push(&t.name);
+    None
 }
 
 /// A name used by a target and a role (so `--only` could not tell them apart), and a
@@ -304,7 +467,8 @@ mod tests {
             targets[0].specs,
             vec![PathBuf::from("/suite/specs/base.toml")]
         );
-        assert_eq!(targets[1].target.name(), "image:web:candidate");
+        // A suite's image target is named by the suite.
+        assert_eq!(targets[1].target.name(), "web");
         assert_eq!(targets[1].specs.len(), 2);
     }
 
@@ -619,5 +783,112 @@ error: invalid value for `docker` in target `web`
   |          ^^^^^^^ a container's name or id has no `/`
 "
         );
+    }
+
+    const ORDERED: &str = "\
+[defaults]
+within = \"5s\"
+
+[target.api]
+image = \"api:1\"
+specs = [\"api.toml\"]
+
+[target.web]
+image = \"web:1\"
+after = [\"api\"]
+specs = [\"web.toml\"]
+
+[target.client]
+image = \"client:1\"
+after = [\"web\"]
+specs = [\"client.toml\"]
+";
+
+    #[test]
+    fn after_and_defaults() {
+        let suite = suite(ORDERED);
+        assert_eq!(
+            suite.defaults.within,
+            Some(std::time::Duration::from_secs(5))
+        );
+        let targets = suite.targets();
+        let after: Vec<Vec<&str>> = targets
+            .iter()
+            .map(|t| t.after.iter().map(|(n, _)| n.as_str()).collect())
+            .collect();
+        assert_eq!(after, [vec![], vec!["api"], vec!["web"]]);
+        // `--only client` starts what it needs, unchecked.
+        let only = suite.only(&["client".to_string()]).unwrap().targets();
+        let chosen: Vec<(&str, bool)> = only.iter().map(|t| (t.name.as_str(), t.checked)).collect();
+        assert_eq!(chosen, [("api", false), ("web", false), ("client", true)]);
+    }
+
+    #[test]
+    fn after_names_a_target_and_makes_no_cycle() {
+        let err = errors(&ORDERED.replace("after = [\"api\"]", "after = [\"apj\"]"));
+        assert!(
+            err.contains(
+                "error: target `web` starts after `apj`, which is not a target of the suite"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `api`?"), "{err}");
+        let err = errors(&ORDERED.replace(
+            "image = \"api:1\"",
+            "image = \"api:1\"\nafter = [\"client\"]",
+        ));
+        assert!(
+            err.contains("targets wait for each other: api → client → web → api"),
+            "{err}"
+        );
+        assert!(err.contains("remove one `after`"), "{err}");
+        let err = errors(&ORDERED.replace("after = [\"api\"]", "after = [\"web\"]"));
+        assert!(
+            err.contains("target `web` cannot start after itself"),
+            "{err}"
+        );
+        let err =
+            errors("[defaults]\nwithin = \"soon\"\n[target.a]\nlocal = true\nspecs = [\"a\"]\n");
+        assert!(
+            err.contains("invalid value for `within` in `[defaults]`"),
+            "{err}"
+        );
+        let err = errors("[defaults]\nretries = 3\n[target.a]\nlocal = true\nspecs = [\"a\"]\n");
+        assert!(
+            err.contains("unknown key `retries` in `[defaults]`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn relative_mount_sources_are_the_suite_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        let source = Source {
+            path: Arc::from(dir.path().join("ispec.toml").as_path()),
+            text: Arc::from(
+                "[target.a]\nimage = \"a:1\"\nvolumes = [\"./conf:/etc/a:ro\", \"data:/var/a\", \"/abs:/b\"]\nspecs = [\"a\"]\n",
+            ),
+        };
+        let suite = parse_suite(&source, dir.path()).unwrap();
+        let TargetSpec::Image(spec) = &suite.targets()[0].target else {
+            panic!("not an image target")
+        };
+        assert_eq!(
+            spec.volumes,
+            [
+                format!("{}:/etc/a:ro", dir.path().join("conf").display()),
+                "data:/var/a".to_string(),
+                "/abs:/b".to_string()
+            ]
+        );
+        let source = Source {
+            path: Arc::from(dir.path().join("ispec.toml").as_path()),
+            text: Arc::from(
+                "[target.a]\nimage = \"a:1\"\nvolumes = [\"./missing:/etc/a\"]\nspecs = [\"a\"]\n",
+            ),
+        };
+        let err = SpecErrors(parse_suite(&source, dir.path()).unwrap_err()).to_string();
+        assert!(err.contains("`./missing` is not there"), "{err}");
     }
 }

@@ -242,7 +242,7 @@ fn a_shell_less_image_answers_what_it_can_and_errors_the_rest() {
     let specs = Specs::new(&[(
         "spec.toml",
         "[command.\"true\"]\nexit-status = 0\n\n\
-         [http.\"http://127.0.0.1:8080/\"]\nstatus = 200\n\n\
+         [http.\"https://127.0.0.1:8080/\"]\nstatus = 200\n\n\
          [service.x]\nrunning = false\n",
     )]);
     let spec = specs.path("spec.toml");
@@ -264,8 +264,10 @@ fn a_shell_less_image_answers_what_it_can_and_errors_the_rest() {
             .to_string()
     };
     assert!(message("command", "true", "exit-status").contains("`/bin/sh` is not installed"));
+    // `http://` is answered by the probe itself; `https://` needs the image's `curl`.
     assert!(
-        message("http", "http://127.0.0.1:8080/", "status").contains("`curl` is not installed")
+        message("http", "https://127.0.0.1:8080/", "status")
+            .contains("https:// from inside a target needs `curl` there")
     );
     assert!(message("service", "x", "running").contains("no init system"));
     assert_none_left(&label);

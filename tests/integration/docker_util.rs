@@ -83,16 +83,26 @@ impl Drop for Started {
 /// `label=case=sigint-1`): what a run left behind. Each test gives its runs a
 /// `--label` of its own so tests running at once do not see each other's containers.
 pub(crate) fn ispec_containers(filter: &str) -> Vec<String> {
+    ispec_objects(&["ps", "-a"], filter, "{{.Names}}")
+}
+
+/// The names of ispec's networks (a suite's) that carry the test's `label`
+/// (`KEY=VALUE`): what a run left behind.
+pub(crate) fn ispec_networks(label: &str) -> Vec<String> {
+    ispec_objects(&["network", "ls"], &format!("label={label}"), "{{.Name}}")
+}
+
+/// `docker LIST --filter label=io.ispec.managed --filter FILTER --format FORMAT`, by line.
+fn ispec_objects(list: &[&str], filter: &str, format: &str) -> Vec<String> {
     let out = Command::new("docker")
+        .args(list)
         .args([
-            "ps",
-            "-a",
             "--filter",
             &format!("label={ISPEC_LABEL}"),
             "--filter",
             filter,
             "--format",
-            "{{.Names}}",
+            format,
         ])
         .output()
         .expect("docker runs");

@@ -89,7 +89,7 @@ fn unknown_property_lists_the_valid_ones() {
  --> SPECS/spec.toml:2:1
   |
 2 | qqqq = 0
-  | ^^^^ expected one of `exit-status`, `stdout`, `stderr`, `exec`, `title`, `skip`, `timeout`, `within`
+  | ^^^^ expected one of `exit-status`, `stdout`, `stderr`, `exec`, `title`, `skip`, `when`, `timeout`, `within`
 "
     );
 }

@@ -165,3 +165,71 @@ fn a_harness_mixes_toml_and_rust_specs_on_this_machine() {
         text(&out)
     );
 }
+
+/// `examples/gate_suite.rs`: the example suite through `Harness::suite`.
+fn gate_suite(label: &str, args: &[&str], api_down: bool) -> Output {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs/interact/ispec.toml");
+    let mut cmd = Command::new(example("gate_suite"));
+    // The suite's own `TAG`, whatever the environment of the tests holds.
+    cmd.env_remove("TAG");
+    cmd.args(args)
+        .env("GATE_SUITE", suite)
+        .env("GATE_LABEL", label);
+    if api_down {
+        // The suite's `${API_DOWN}`, from the environment.
+        cmd.env("API_DOWN", "1");
+    } else {
+        cmd.env_remove("API_DOWN");
+    }
+    cmd.output().expect("the example runs")
+}
+
+#[test]
+fn a_harness_gates_a_suite_of_services() {
+    if !have_image(DEBIAN) || !have_image(crate::docker_util::SCRATCH) {
+        return;
+    }
+    let label = case_label("harness-suite");
+    let networks = || crate::docker_util::ispec_networks(&label);
+
+    // Listing starts nothing.
+    let out = gate_suite(&label, &["--list"], false);
+    let listing = text(&out);
+    assert!(out.status.success(), "{listing}");
+    assert_eq!(
+        listing.lines().filter(|l| l.ends_with(": test")).count(),
+        19,
+        "{listing}"
+    );
+    assert!(
+        listing.contains("client::addr::tcp://api:80::reachable: test"),
+        "{listing}"
+    );
+    assert_none_left(&label);
+
+    // Every check passes; the check `when` rules out in a container passes too (it
+    // does not apply there), as the `ispec` command's exit code says.
+    let out = gate_suite(&label, &[], false);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("19 passed; 0 failed"), "{all}");
+    assert_none_left(&label);
+    assert!(networks().is_empty(), "{:?}", networks());
+
+    // The api's service stopped: what needs it fails, saying why; the rest passes.
+    let out = gate_suite(&label, &["--skip", "api::"], true);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(101), "{all}");
+    assert!(
+        all.contains("8 passed; 6 failed; 0 ignored; 0 measured; 5 filtered out"),
+        "{all}"
+    );
+    assert!(
+        all.contains("reachable: expected true, got false (")
+            && all.contains(":80: connection refused)"),
+        "{all}"
+    );
+    assert!(all.contains("status: expected 200, got 502"), "{all}");
+    assert_none_left(&label);
+    assert!(networks().is_empty(), "{:?}", networks());
+}

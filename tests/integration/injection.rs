@@ -35,8 +35,9 @@ const RUN: &[(&str, &str, bool)] = &[
 ];
 const VALIDATE_ONLY: &[(&str, &str)] = &[("dns", "resolvable"), ("addr", "reachable")];
 
+/// `s` as a quoted TOML key; `${` written `$${` so ispec's variables leave it as is.
 fn toml_key(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
+    serde_json::to_string(s).unwrap().replace("${", "$${")
 }
 
 fn ids(kind: &str, absolute: bool) -> Vec<String> {

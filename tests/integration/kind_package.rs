@@ -127,7 +127,7 @@ version = { version = ">= 9" }
 [package.bash]
 installed = true
 
-[package."`touch${IFS}pwned`;$(touch${IFS}pwned2)'"]
+[package."`touch$${IFS}pwned`;$(touch$${IFS}pwned2)'"]
 installed = false
 "#,
     )]);

@@ -20,6 +20,8 @@ mod kind_dns;
 mod kind_http;
 // Ids with shell syntax reach the target as data, for every kind.
 mod injection;
+// Conditions (`when`) and variables (`${VAR}`): skips, errors, precedence.
+mod when_vars;
 // The command line: subcommands, folders of specs, exit codes.
 mod cli;
 // Resource kind `interface` on the local machine.
@@ -56,6 +58,8 @@ mod engine;
 mod examples;
 // The Docker backend: `docker://` and `--image` on the fixture images, cleanup.
 mod docker;
+// `addr`, `dns` and `http` from inside containers on a private Docker network.
+mod net_inside;
 // Several targets: checked and connected at once, reported in target order; roles.
 mod many_hosts;
 // The SSH backend: `ssh://` against the fixture's sshd, logins, host keys, jump hosts.
@@ -67,3 +71,5 @@ mod round_trips;
 // The library as a user's project uses it: the example harness and API, run as
 // processes.
 mod harness;
+// Suites: services on a private network that reach each other, start order, readiness.
+mod suite;

@@ -7,6 +7,7 @@
 
 mod archive;
 mod engine;
+pub mod network;
 mod outside;
 mod owned;
 mod ready;
@@ -251,6 +252,10 @@ fn exec_failed(stdout: &[u8], stderr: &[u8]) -> bool {
 impl Backend for Container {
     fn target(&self) -> &str {
         &self.target
+    }
+
+    fn transport(&self) -> super::Transport {
+        super::Transport::Docker
     }
 
     fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {

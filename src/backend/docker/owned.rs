@@ -26,11 +26,15 @@ const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct Owned {
     state: Mutex<State>,
+    /// Whether this run already swept what killed runs left behind.
+    swept: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct State {
     containers: Vec<Registered>,
+    /// Networks the run created: removed after their containers.
+    networks: Vec<(Engine, String)>,
     closing: bool,
 }
 
@@ -64,6 +68,25 @@ impl Owned {
         true
     }
 
+    /// Removes what killed runs left behind (containers, then networks) the first time
+    /// this run starts something on `engine`; later starts of the run skip it.
+    pub(crate) fn sweep_once(&self, engine: &Engine) {
+        if !self.swept.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            let _ = sweep(engine, false, false, &[]);
+        }
+    }
+
+    /// Records a network (by name, before it is created). Returns false when the
+    /// registry is closing.
+    pub(crate) fn register_network(&self, engine: &Engine, name: &str) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closing {
+            return false;
+        }
+        state.networks.push((engine.clone(), name.to_string()));
+        true
+    }
+
     /// Marks a container to be left running when the run finishes.
     pub(crate) fn keep(&self, name: &str) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -78,21 +101,27 @@ impl Owned {
         FinishOnDrop(Arc::clone(self))
     }
 
-    /// Removes every container of the run except the kept ones: what a run does when
-    /// it ends, whatever its outcome. Returns how many were removed.
+    /// Removes every container of the run except the kept ones, then its networks
+    /// (unless a kept container is on them): what a run does when it ends, whatever
+    /// its outcome. Returns how many containers were removed.
     pub fn finish(&self) -> usize {
-        let containers: Vec<Registered> = {
+        let (containers, networks) = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let (kept, gone) = std::mem::take(&mut state.containers)
-                .into_iter()
-                .partition(|c| c.keep);
+            let (kept, gone): (Vec<Registered>, Vec<Registered>) =
+                std::mem::take(&mut state.containers)
+                    .into_iter()
+                    .partition(|c| c.keep);
+            let networks = if kept.is_empty() {
+                std::mem::take(&mut state.networks)
+            } else {
+                Vec::new()
+            };
             state.containers = kept;
-            gone
+            (gone, networks)
         };
-        containers
-            .iter()
-            .filter(|c| remove(&c.engine, &c.name).is_ok())
-            .count()
+        let removed = remove_containers(&containers);
+        remove_networks(&networks);
+        removed
     }
 
     /// Forgets a container that was removed (or is kept on purpose).
@@ -115,15 +144,40 @@ impl Owned {
     /// Removes every registered container and refuses new ones: what Ctrl-C and
     /// SIGTERM do. Returns how many were removed.
     pub fn remove_all(&self) -> usize {
-        let containers = {
+        let (containers, networks) = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.closing = true;
-            std::mem::take(&mut state.containers)
+            (
+                std::mem::take(&mut state.containers),
+                std::mem::take(&mut state.networks),
+            )
         };
-        containers
+        let removed = remove_containers(&containers);
+        remove_networks(&networks);
+        removed
+    }
+}
+
+/// Removes containers all at once (each removal waits for its container to stop).
+fn remove_containers(containers: &[Registered]) -> usize {
+    std::thread::scope(|scope| {
+        let removals: Vec<_> = containers
             .iter()
-            .filter(|c| remove(&c.engine, &c.name).is_ok())
+            .map(|c| scope.spawn(|| remove(&c.engine, &c.name).is_ok()))
+            .collect();
+        removals
+            .into_iter()
+            .filter_map(|r| r.join().ok())
+            .filter(|removed| *removed)
             .count()
+    })
+}
+
+fn remove_networks(networks: &[(Engine, String)]) {
+    for (engine, name) in networks {
+        if let Err(e) = super::network::remove(engine, name) {
+            eprintln!("warning: {e}");
+        }
     }
 }
 
@@ -184,7 +238,7 @@ fn start_time(pid: u32) -> Option<u64> {
 
 /// True unless the owner is a run on this machine that has ended. Owners on other
 /// machines (a shared engine) are taken to be alive.
-fn owner_alive(owner: &str) -> bool {
+pub(crate) fn owner_alive(owner: &str) -> bool {
     let mut parts = owner.split(':');
     let (Some(host), Some(pid), Some(started)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
@@ -260,6 +314,8 @@ pub(crate) fn sweep(
             kept: is_kept,
         });
     }
+    // Networks after the containers that were on them.
+    super::network::sweep(engine, all)?;
     Ok(removed)
 }
 

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig, PortBinding,
+};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 
 use super::Container;
@@ -43,6 +45,11 @@ pub struct ContainerSpec {
     pub wait: Wait,
     /// Leave the container running after the run, for debugging.
     pub keep: bool,
+    /// Its name in a suite (`[target.NAME]`): the target's name in reports and, on
+    /// the suite's network, its host name.
+    pub name: Option<String>,
+    /// The network to join (a suite's private network), reachable there by `name`.
+    pub network: Option<String>,
 }
 
 /// Readiness: what must hold before the first check runs.
@@ -101,13 +108,16 @@ impl Container {
         say: &dyn Fn(&str),
     ) -> Result<Self, BackendError> {
         let engine = Engine::connect()?;
-        let target = format!("image:{}", spec.image);
+        let target = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("image:{}", spec.image));
         let unreachable = |cause: String| BackendError::Unreachable {
             target: target.clone(),
             cause,
         };
         // Leftovers of runs that were killed before they could clean up.
-        let _ = owned::sweep(&engine, false, false, &[]);
+        owned.sweep_once(&engine);
         let image = match owned::inspect_image(&engine, &spec.image, Duration::from_secs(30)) {
             Ok(image) => image,
             Err(BackendError::NotFound(_)) => {
@@ -246,8 +256,20 @@ fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, String> {
             (dest.to_string(), opts.to_string())
         })
         .collect();
+    // On a suite's network the container answers to its target's name.
+    let networking_config = spec.network.as_ref().map(|network| NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(
+            network.clone(),
+            EndpointSettings {
+                aliases: spec.name.clone().map(|n| vec![n]),
+                ..Default::default()
+            },
+        )])),
+    });
     Ok(ContainerCreateBody {
         image: Some(spec.image.clone()),
+        hostname: spec.network.as_ref().and(spec.name.clone()),
+        networking_config,
         env: (!spec.env.is_empty()).then(|| spec.env.clone()),
         cmd: spec.cmd.clone(),
         entrypoint: spec.entrypoint.clone(),
@@ -259,6 +281,7 @@ fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, String> {
             binds: (!spec.volumes.is_empty()).then(|| spec.volumes.clone()),
             tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
             privileged: Some(spec.privileged),
+            network_mode: spec.network.clone(),
             ..Default::default()
         }),
         ..Default::default()

@@ -261,6 +261,10 @@ impl Backend for Ssh {
         &self.target
     }
 
+    fn transport(&self) -> super::Transport {
+        super::Transport::Ssh
+    }
+
     fn exec(&self, cmd: &Cmd, timeout: Duration) -> Result<Output, BackendError> {
         let deadline = Instant::now() + timeout;
         let tag = next_tag();

@@ -118,12 +118,7 @@ fn parse_include(output: &[u8], follow_redirects: bool) -> Result<Response, Stri
         }
         let headers = lines
             .filter(|l| !l.is_empty())
-            .map(|l| match l.split_once(':') {
-                Some((name, value)) => {
-                    format!("{}: {}", name.trim().to_ascii_lowercase(), value.trim())
-                }
-                None => l.to_ascii_lowercase(),
-            })
+            .map(ispec_probe::http::header)
             .collect();
         return Ok(Response {
             status,

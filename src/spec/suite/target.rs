@@ -32,6 +32,7 @@ pub(super) fn target(
     // SSH options: `sudo`, `identity`.
     let mut ssh = SshTarget::default();
     let mut ssh_keys = Vec::new();
+    let mut after = Vec::new();
     let what = format!("target `{name}`");
     let v = Values { ctx, what: &what };
     for (key, value) in table {
@@ -55,6 +56,11 @@ pub(super) fn target(
                 specs.extend(paths.iter().map(|s| base.join(s)));
                 None
             }
+            "after" => {
+                after =
+                    v.spanned_strings(k, value, "write `after = [\"db\"]`: targets of this suite")?;
+                None
+            }
             "sudo" => match value.get_ref() {
                 DeValue::Boolean(b) => {
                     ssh.sudo = Some(*b);
@@ -75,6 +81,14 @@ pub(super) fn target(
             _ if CONTAINER_KEYS.contains(&k) => {
                 container_keys.push(key.span());
                 v.container_option(&mut container, k, value)?;
+                if k == "volumes" {
+                    container.volumes = container
+                        .volumes
+                        .iter()
+                        .map(|m| bind_source(base, m))
+                        .collect::<Result<_, _>>()
+                        .map_err(|why| v.invalid(k, value, &why))?;
+                }
                 None
             }
             _ => {
@@ -134,8 +148,11 @@ pub(super) fn target(
             "add `specs = [\"specs/web.toml\"]`",
         ));
     }
+    container.name = Some(name.to_string());
     Ok(SuiteTarget {
         name: name.to_string(),
+        after,
+        checked: true,
         target: if uri.starts_with("image:") {
             TargetSpec::Image(Box::new(container))
         } else if !ssh_keys.is_empty() {
@@ -156,4 +173,27 @@ fn expand_home(base: &Path, path: &str) -> PathBuf {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => base.join(path),
     }
+}
+
+/// A mount `SOURCE:DEST[:OPTIONS]` with a relative folder or file as its source
+/// (`./conf:/etc/app`, `conf/app.ini:/etc/app.ini`) made absolute against the
+/// suite's folder, as the engine needs; the source must exist (the engine would
+/// make an empty folder in its place). A bare name is a named volume, kept as is.
+fn bind_source(base: &Path, mount: &str) -> Result<String, String> {
+    let Some((source, rest)) = mount.split_once(':') else {
+        return Ok(mount.to_string());
+    };
+    let relative = source.starts_with('.') || (source.contains('/') && !source.starts_with('/'));
+    if !relative {
+        return Ok(mount.to_string());
+    }
+    let path = std::path::absolute(base.join(source))
+        .map_err(|e| format!("cannot make `{source}` absolute: {e}"))?;
+    if !path.exists() {
+        return Err(format!(
+            "`{source}` is not there (looked for `{}`); a relative mount source is the suite folder's",
+            path.display()
+        ));
+    }
+    Ok(format!("{}:{rest}", path.display()))
 }

@@ -2,12 +2,45 @@
 //! with errors that name the table they are in.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use toml::de::DeValue;
 
 use crate::backend::docker::{ContainerSpec, Wait, parse_port};
 use crate::spec::error::SpecError;
 use crate::spec::matcher::Ctx;
+
+use super::Defaults;
+
+/// The `[defaults]` table: what every resource of every target gets unless its spec
+/// says otherwise.
+pub(super) fn defaults(ctx: &Ctx<'_>, value: &Node<'_>) -> Result<Defaults, SpecError> {
+    let v = Values {
+        ctx,
+        what: "`[defaults]`",
+    };
+    let DeValue::Table(table) = value.get_ref() else {
+        return Err(v.invalid(
+            "defaults",
+            value,
+            "write `[defaults]` with `within = \"10s\"`",
+        ));
+    };
+    let mut defaults = Defaults::default();
+    for (key, value) in table {
+        match key.get_ref().as_ref() {
+            "within" => defaults.within = Some(v.duration("within", value)?),
+            other => {
+                return Err(ctx.error(
+                    key.span(),
+                    format!("unknown key `{other}` in `[defaults]`"),
+                    "expected `within`",
+                ));
+            }
+        }
+    }
+    Ok(defaults)
+}
 
 /// Reads typed values of one table, with errors that name it (`what`: "target `web`").
 pub(super) struct Values<'a, 'b> {
@@ -103,6 +136,17 @@ impl Values<'_, '_> {
         }
     }
 
+    pub(super) fn duration(&self, key: &str, value: &Node<'_>) -> Result<Duration, SpecError> {
+        let text = self.string(key, value)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            self.invalid(
+                key,
+                value,
+                &format!("{e}; write a duration such as \"30s\""),
+            )
+        })
+    }
+
     pub(super) fn container_option(
         &self,
         spec: &mut ContainerSpec,
@@ -158,16 +202,7 @@ impl Values<'_, '_> {
                     DeValue::Boolean(b) => wait.health = Some(*b),
                     _ => return Err(self.invalid("wait.health", v, "write `health = true`")),
                 },
-                "within" => {
-                    let text = self.string("wait.within", v)?;
-                    wait.within = humantime::parse_duration(&text).map_err(|e| {
-                        self.invalid(
-                            "wait.within",
-                            v,
-                            &format!("{e}; write a duration such as \"30s\""),
-                        )
-                    })?;
-                }
+                "within" => wait.within = self.duration("wait.within", v)?,
                 other => {
                     return Err(self.ctx.error(
                         key.span(),

@@ -1,0 +1,454 @@
+//! Name resolution the target's way, without the target's C library: numeric
+//! addresses as they are, then the target's `/etc/hosts`, then DNS to the
+//! `nameserver`s of its `/etc/resolv.conf` (with its `search`, `ndots`, `timeout` and
+//! `attempts`), A and AAAA. NSS modules (LDAP, mDNS, systemd-resolved's own socket)
+//! are not consulted: what `/etc/nsswitch.conf` adds beyond `files dns` is not seen.
+//!
+//! Like `getaddrinfo` with `AI_ADDRCONFIG`, IPv6 addresses are asked for and kept
+//! only when the target has an IPv6 address other than loopback and link-local.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// What resolving a name found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Its addresses, deduplicated and sorted; never empty.
+    Found(Vec<IpAddr>),
+    /// The name has no address.
+    NoSuchName,
+    /// No nameserver gave an answer, and why.
+    Failed(String),
+}
+
+/// Resolves `name` before `deadline`, reading the target's files.
+pub fn resolve(name: &str, deadline: Instant) -> Resolved {
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Resolved::Found(vec![ip]);
+    }
+    let v6 = has_ipv6(&std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default());
+    let keep = |ip: &IpAddr| v6 || ip.is_ipv4();
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let found: Vec<IpAddr> = hosts_lookup(&hosts, name)
+        .into_iter()
+        .filter(keep)
+        .collect();
+    if !found.is_empty() {
+        return Resolved::Found(sorted(found));
+    }
+    let conf = Conf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let mut failure = None;
+    for candidate in conf.candidates(name) {
+        match conf.ask(&candidate, v6, deadline) {
+            Ok(found) if !found.is_empty() => return Resolved::Found(sorted(found)),
+            Ok(_) => {}
+            Err(why) => failure = Some(why),
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+    }
+    failure.map_or(Resolved::NoSuchName, Resolved::Failed)
+}
+
+fn sorted(mut ips: Vec<IpAddr>) -> Vec<IpAddr> {
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+/// Returns true if and only if `/proc/net/if_inet6` (as `text`) lists an address
+/// that is neither loopback nor link-local.
+pub fn has_ipv6(text: &str) -> bool {
+    text.lines().any(|line| {
+        let hex = line.split_whitespace().next().unwrap_or("");
+        hex.len() == 32 && hex != "00000000000000000000000000000001" && !hex.starts_with("fe80")
+    })
+}
+
+/// The addresses `/etc/hosts` (as `text`) gives `name`, in file order.
+pub fn hosts_lookup(text: &str, name: &str) -> Vec<IpAddr> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split('#').next().unwrap_or("");
+            let mut words = line.split_whitespace();
+            let ip = words.next()?.parse::<IpAddr>().ok()?;
+            words.any(|w| w.eq_ignore_ascii_case(name)).then_some(ip)
+        })
+        .collect()
+}
+
+/// What `/etc/resolv.conf` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conf {
+    /// The servers, in order (`127.0.0.1` when the file names none, as glibc does).
+    pub nameservers: Vec<IpAddr>,
+    /// Domains appended to a name with fewer than `ndots` dots.
+    pub search: Vec<String>,
+    /// `options ndots:N` (default 1).
+    pub ndots: usize,
+    /// `options timeout:N`, per try (default 5 s).
+    pub timeout: Duration,
+    /// `options attempts:N` (default 2).
+    pub attempts: u32,
+}
+
+impl Conf {
+    /// Reads `/etc/resolv.conf` text; later `search` and `domain` lines win.
+    pub fn parse(text: &str) -> Self {
+        let mut conf = Self {
+            nameservers: Vec::new(),
+            search: Vec::new(),
+            ndots: 1,
+            timeout: Duration::from_secs(5),
+            attempts: 2,
+        };
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => {
+                    // A scoped IPv6 address (`fe80::1%eth0`) is used without its scope.
+                    let ip: Option<IpAddr> =
+                        words.next().and_then(|w| w.split('%').next()?.parse().ok());
+                    conf.nameservers.extend(ip);
+                }
+                Some("search" | "domain") => {
+                    conf.search = words
+                        .map(|d| d.trim_end_matches('.').to_string())
+                        .filter(|d| !d.is_empty())
+                        .collect();
+                }
+                Some("options") => {
+                    for option in words {
+                        let (key, value) = option.split_once(':').unwrap_or((option, ""));
+                        let Ok(n) = value.parse::<u32>() else {
+                            continue;
+                        };
+                        match key {
+                            "ndots" => conf.ndots = n.min(15) as usize,
+                            "timeout" => conf.timeout = Duration::from_secs(n.clamp(1, 30).into()),
+                            "attempts" => conf.attempts = n.clamp(1, 5),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if conf.nameservers.is_empty() {
+            conf.nameservers.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        conf
+    }
+
+    /// The names to ask for, in order: as written first when it has `ndots` dots or
+    /// more, else after the search domains; a name ending in `.` only as written.
+    pub fn candidates(&self, name: &str) -> Vec<String> {
+        if let Some(absolute) = name.strip_suffix('.') {
+            return vec![absolute.to_string()];
+        }
+        let searched = self.search.iter().map(|d| format!("{name}.{d}"));
+        if name.matches('.').count() >= self.ndots {
+            std::iter::once(name.to_string()).chain(searched).collect()
+        } else {
+            searched.chain(std::iter::once(name.to_string())).collect()
+        }
+    }
+
+    /// Asks the servers for `name`'s A (and AAAA) records: `Ok` with none when the
+    /// name or its records do not exist, `Err` when no server answered.
+    fn ask(&self, name: &str, v6: bool, deadline: Instant) -> Result<Vec<IpAddr>, String> {
+        let mut types = vec![TYPE_A];
+        if v6 {
+            types.push(TYPE_AAAA);
+        }
+        let mut why = String::from("no nameserver");
+        for _ in 0..self.attempts {
+            for server in &self.nameservers {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(format!("no answer in time ({why})"));
+                }
+                let addr = SocketAddr::new(*server, 53);
+                match exchange(addr, name, &types, self.timeout.min(left)) {
+                    Ok(found) => return Ok(found),
+                    Err(e) => why = format!("nameserver {server}: {e}"),
+                }
+            }
+        }
+        Err(why)
+    }
+}
+
+const TYPE_A: u16 = 1;
+const TYPE_AAAA: u16 = 28;
+
+/// Sends one query per record type to `server` and gathers the answers.
+fn exchange(
+    server: SocketAddr,
+    name: &str,
+    types: &[u16],
+    wait: Duration,
+) -> Result<Vec<IpAddr>, String> {
+    let local: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local).map_err(|e| e.to_string())?;
+    socket.connect(server).map_err(|e| e.to_string())?;
+    let base = u16::try_from(std::process::id() & 0x7fff).unwrap_or(1) ^ 0x2a5a;
+    let mut pending: Vec<(u16, u16)> = Vec::new();
+    for (i, ty) in types.iter().enumerate() {
+        let id = base.wrapping_add(u16::try_from(i).unwrap_or(0));
+        socket
+            .send(&encode_query(id, name, *ty)?)
+            .map_err(|e| e.to_string())?;
+        pending.push((id, *ty));
+    }
+    let deadline = Instant::now() + wait;
+    let mut found = Vec::new();
+    let mut buf = [0u8; 1500];
+    while !pending.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("no answer".into());
+        }
+        socket
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
+        let n = match socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err("no answer".into());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let Ok(mut answer) = decode_answer(&buf[..n]) else {
+            continue;
+        };
+        let Some(at) = pending.iter().position(|(id, _)| *id == answer.id) else {
+            continue;
+        };
+        let (id, ty) = pending.remove(at);
+        if answer.truncated {
+            answer = decode_answer(&over_tcp(server, &encode_query(id, name, ty)?, deadline)?)?;
+        }
+        match answer.rcode {
+            // NOERROR, or NXDOMAIN: the name has no such records.
+            0 | 3 => found.extend(answer.addrs),
+            2 => return Err("server failure".into()),
+            5 => return Err("refused".into()),
+            other => return Err(format!("answer code {other}")),
+        }
+    }
+    Ok(found)
+}
+
+/// The same query over TCP, for an answer too long for UDP.
+fn over_tcp(server: SocketAddr, query: &[u8], deadline: Instant) -> Result<Vec<u8>, String> {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let mut stream = TcpStream::connect_timeout(&server, left).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(left))
+        .map_err(|e| e.to_string())?;
+    let len = u16::try_from(query.len()).map_err(|_| "a long query")?;
+    let mut out = len.to_be_bytes().to_vec();
+    out.extend_from_slice(query);
+    stream.write_all(&out).map_err(|e| e.to_string())?;
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).map_err(|e| e.to_string())?;
+    let mut answer = vec![0; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut answer).map_err(|e| e.to_string())?;
+    Ok(answer)
+}
+
+/// A DNS query for `name`'s records of type `ty`, recursion desired.
+pub fn encode_query(id: u16, name: &str, ty: u16) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(name.len() + 18);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        let len = u8::try_from(label.len())
+            .ok()
+            .filter(|l| (1..64).contains(l));
+        let len = len.ok_or_else(|| format!("`{name}` is not a valid DNS name"))?;
+        out.push(len);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out.extend_from_slice(&ty.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    Ok(out)
+}
+
+/// The parts of a DNS answer ispec reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The query's id.
+    pub id: u16,
+    /// The response code (0 no error, 2 server failure, 3 no such name, 5 refused).
+    pub rcode: u8,
+    /// Whether it was cut to fit UDP.
+    pub truncated: bool,
+    /// Every A and AAAA record of the answer section (a CNAME chain's end included).
+    pub addrs: Vec<IpAddr>,
+}
+
+/// Reads a DNS response.
+pub fn decode_answer(msg: &[u8]) -> Result<Answer, String> {
+    let bad = || "a malformed DNS answer".to_string();
+    let word = |at: usize| -> Result<u16, String> {
+        Ok(u16::from_be_bytes([
+            *msg.get(at).ok_or_else(bad)?,
+            *msg.get(at + 1).ok_or_else(bad)?,
+        ]))
+    };
+    let flags = word(2)?;
+    if flags & 0x8000 == 0 {
+        return Err("a DNS query, not an answer".into());
+    }
+    let (questions, answers) = (word(4)?, word(6)?);
+    let mut at = 12;
+    for _ in 0..questions {
+        at = skip_name(msg, at).ok_or_else(bad)? + 4;
+    }
+    let mut addrs = Vec::new();
+    for _ in 0..answers {
+        at = skip_name(msg, at).ok_or_else(bad)?;
+        let (ty, len) = (word(at)?, usize::from(word(at + 8)?));
+        let data = msg.get(at + 10..at + 10 + len).ok_or_else(bad)?;
+        match (ty, data.len()) {
+            (TYPE_A, 4) => addrs.push(IpAddr::from(<[u8; 4]>::try_from(data).map_err(|_| bad())?)),
+            (TYPE_AAAA, 16) => {
+                addrs.push(IpAddr::from(<[u8; 16]>::try_from(data).map_err(|_| bad())?));
+            }
+            _ => {}
+        }
+        at += 10 + len;
+    }
+    Ok(Answer {
+        id: word(0)?,
+        rcode: u8::try_from(flags & 0xf).unwrap_or(0),
+        truncated: flags & 0x0200 != 0,
+        addrs,
+    })
+}
+
+/// Where the name starting at `at` ends (a compression pointer ends it).
+fn skip_name(msg: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return Some(at + 2),
+            l => at += 1 + usize::from(l),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_file() {
+        let hosts = "127.0.0.1\tlocalhost\n::1 localhost ip6-localhost # loopback\n\
+                     # 10.0.0.9 web\n172.18.0.2\tWeb web.net  \nnot-an-ip web\n";
+        let ips = |name| {
+            hosts_lookup(hosts, name)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ips("localhost"), ["127.0.0.1", "::1"]);
+        assert_eq!(ips("web"), ["172.18.0.2"]);
+        assert_eq!(ips("WEB.net."), ["172.18.0.2"]);
+        assert!(ips("ip6").is_empty());
+    }
+
+    #[test]
+    fn resolv_conf() {
+        let conf = Conf::parse(
+            "# docker\nsearch example.org corp.\nnameserver 127.0.0.11\nnameserver fe80::1%eth0\n\
+             nameserver nonsense\noptions ndots:0 timeout:2 attempts:9 rotate\n",
+        );
+        assert_eq!(
+            conf.nameservers,
+            [
+                "127.0.0.11".parse::<IpAddr>().unwrap(),
+                "fe80::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(conf.search, ["example.org", "corp"]);
+        assert_eq!(
+            (conf.ndots, conf.timeout, conf.attempts),
+            (0, Duration::from_secs(2), 5)
+        );
+        assert_eq!(
+            conf.candidates("web"),
+            ["web", "web.example.org", "web.corp"]
+        );
+        let plain = Conf::parse("search a\n");
+        assert_eq!(plain.nameservers, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+        assert_eq!(plain.candidates("web"), ["web.a", "web"]);
+        assert_eq!(plain.candidates("db.x"), ["db.x", "db.x.a"]);
+        assert_eq!(plain.candidates("db."), ["db"]);
+    }
+
+    #[test]
+    fn ipv6_is_had_beyond_loopback_and_link_local() {
+        let lo = "00000000000000000000000000000001 01 80 10 80       lo\n";
+        let link = "fe800000000000000242acfffe120002 02 40 20 80     eth0\n";
+        let global = "fd000000000000000000000000000002 02 40 00 80     eth0\n";
+        assert!(!has_ipv6(""));
+        assert!(!has_ipv6(&format!("{lo}{link}")));
+        assert!(has_ipv6(&format!("{lo}{global}")));
+    }
+
+    #[test]
+    fn dns_messages() {
+        let q = encode_query(0x1234, "web.example.", TYPE_AAAA).unwrap();
+        assert_eq!(&q[..4], &[0x12, 0x34, 0x01, 0x00]);
+        assert_eq!(&q[12..], b"\x03web\x07example\x00\x00\x1c\x00\x01");
+        assert!(encode_query(1, "a..b", TYPE_A).is_err());
+        // An answer: the question, a CNAME and an A record named by pointers.
+        let mut a = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        a.extend_from_slice(b"\x03web\x00\x00\x01\x00\x01");
+        a.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6]);
+        a.extend_from_slice(b"\x03db1\xc0\x0c");
+        a.extend_from_slice(&[0xc0, 33, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 172, 18, 0, 2]);
+        let answer = decode_answer(&a).unwrap();
+        assert_eq!(
+            (answer.id, answer.rcode, answer.truncated),
+            (0x1234, 0, false)
+        );
+        assert_eq!(answer.addrs, ["172.18.0.2".parse::<IpAddr>().unwrap()]);
+        let mut nx = a[..21].to_vec();
+        nx[3] = 0x83;
+        nx[7] = 0;
+        let nx = decode_answer(&nx).unwrap();
+        assert_eq!((nx.rcode, nx.addrs.len()), (3, 0));
+        assert!(decode_answer(&a[..a.len() - 3]).is_err());
+        assert!(decode_answer(&q).is_err());
+    }
+
+    #[test]
+    fn numbers_and_hosts_need_no_server() {
+        let soon = Instant::now() + Duration::from_secs(2);
+        assert_eq!(
+            resolve("::1", soon),
+            Resolved::Found(vec!["::1".parse().unwrap()])
+        );
+        // `localhost` is in /etc/hosts, so no DNS query leaves the machine.
+        let Resolved::Found(ips) = resolve("localhost", soon) else {
+            panic!()
+        };
+        assert!(ips.contains(&"127.0.0.1".parse().unwrap()));
+    }
+}

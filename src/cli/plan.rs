@@ -1,0 +1,135 @@
+//! What a run checks, before anything is touched: SPEC arguments × targets, or a
+//! suite's targets and the specs each must pass, loaded and type-checked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::SpecArgs;
+use crate::backend::TargetSpec;
+use crate::exit::Exit;
+use crate::plan::{Filter, Plan};
+use crate::spec;
+
+/// One target and the plan it must pass, before anything is touched.
+pub(super) struct Planned {
+    pub(super) target: TargetSpec,
+    /// Its name in the suite, for `when` conditions (`target == "web"`).
+    pub(super) name: Option<String>,
+    /// The suite roles that gave it its specs.
+    pub(super) roles: Vec<String>,
+    pub(super) plan: Plan,
+    /// A suite's targets that must be up before this one starts (indexes).
+    pub(super) after: Vec<usize>,
+    /// Started only because a chosen target starts after it (`--only`): not checked.
+    pub(super) checked: bool,
+}
+
+/// Every target of a run and what it must pass.
+pub(super) struct Plans {
+    /// The targets, in order.
+    pub(super) targets: Vec<Planned>,
+    /// A suite's `[defaults] within`, for resources without their own.
+    pub(super) within: Option<Duration>,
+}
+
+/// What to check: every SPEC on each target (`--target` URIs and `--image` images;
+/// `local` when none), or, with no SPEC, the suite's targets and the specs each must
+/// pass. Everything is loaded and type-checked before anything runs; errors are
+/// printed and become the exit code.
+pub(super) fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Plans, u8> {
+    let vars = args.variables();
+    if !args.specs.is_empty() {
+        let targets = if targets.is_empty() {
+            vec![TargetSpec::Uri("local".to_string())]
+        } else {
+            targets.to_vec()
+        };
+        let plan = load_plan(&args.specs, &args.filter, &vars)?;
+        return Ok(Plans {
+            targets: targets
+                .into_iter()
+                .map(|target| Planned {
+                    target,
+                    name: None,
+                    roles: Vec::new(),
+                    plan: plan.clone(),
+                    after: Vec::new(),
+                    checked: true,
+                })
+                .collect(),
+            within: None,
+        });
+    }
+    if !targets.is_empty() {
+        eprintln!(
+            "error: `--target` and `--image` need SPEC arguments; a suite (`{}`) names its own targets",
+            args.suite.display()
+        );
+        return Err(Exit::INVALID);
+    }
+    if !args.suite.exists() {
+        eprintln!(
+            "error: no SPEC given and no suite `{}` here\n  = help: name specs (`ispec run specs/`) or write an `ispec.toml` (see the book's Commands chapter)",
+            args.suite.display()
+        );
+        return Err(Exit::INVALID);
+    }
+    let mut suite = spec::load_suite_with(&args.suite, &vars).map_err(|errors| {
+        eprint!("{errors}");
+        Exit::INVALID
+    })?;
+    if !args.only.is_empty() {
+        suite = suite.only(&args.only).map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::INVALID
+        })?;
+    }
+    let vars = vars.with_suite(suite.vars().clone());
+    // Hosts of one role share its specs: load them once, not once per host.
+    let mut plans: Vec<(Vec<PathBuf>, Plan)> = Vec::new();
+    let mut planned = Vec::new();
+    let targets = suite.targets();
+    for t in &targets {
+        let plan = if !t.checked {
+            Plan::default()
+        } else if let Some((_, plan)) = plans.iter().find(|(specs, _)| *specs == t.specs) {
+            plan.clone()
+        } else {
+            let plan = load_plan(&t.specs, &args.filter, &vars)?;
+            plans.push((t.specs.clone(), plan.clone()));
+            plan
+        };
+        planned.push(Planned {
+            name: Some(t.name.clone()),
+            target: t.target.clone(),
+            roles: t.roles.clone(),
+            plan,
+            after: t
+                .after
+                .iter()
+                .filter_map(|(dep, _)| targets.iter().position(|x| &x.name == dep))
+                .collect(),
+            checked: t.checked,
+        });
+    }
+    Ok(Plans {
+        targets: planned,
+        within: suite.defaults.within,
+    })
+}
+
+/// Loads and plans specs, printing spec errors; the error is the exit code.
+fn load_plan(specs: &[PathBuf], filter: &[String], vars: &spec::Vars) -> Result<Plan, u8> {
+    match spec::load_with(specs, vars) {
+        Ok(spec) => Ok(Plan::build(
+            spec,
+            &Filter {
+                patterns: filter.to_vec(),
+            },
+        )),
+        Err(errors) => {
+            eprint!("{errors}");
+            Err(Exit::INVALID)
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Variables in spec files: `${NAME}` in string values and resource ids, replaced
+//! after TOML parsing (so a value cannot change the file's structure, and integers
+//! stay integers), before anything is type-checked. `$${` writes a literal `${`.
+//!
+//! Values come from, lowest precedence first: the suite's `[vars]` table, the
+//! environment, and `--var KEY=VALUE` (or [`Vars::set`] in the library).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::error::SpecError;
+use super::matcher::Ctx;
+
+/// Where the environment's part of [`Vars`] comes from.
+#[derive(Clone, Debug)]
+enum Env {
+    /// The process environment, read when a variable is looked up.
+    Process,
+    /// A fixed set (tests; a library caller that wants no environment).
+    Fixed(BTreeMap<String, String>),
+}
+
+/// The values `${NAME}` may take.
+#[derive(Clone, Debug)]
+pub struct Vars {
+    /// `--var` and [`Vars::set`]: the highest precedence.
+    set: BTreeMap<String, String>,
+    env: Env,
+    /// The suite's `[vars]`: the lowest.
+    suite: BTreeMap<String, String>,
+}
+
+impl Default for Vars {
+    fn default() -> Self {
+        Self::from_env()
+    }
+}
+
+impl Vars {
+    /// The process environment, nothing else yet.
+    pub fn from_env() -> Self {
+        Self {
+            set: BTreeMap::new(),
+            env: Env::Process,
+            suite: BTreeMap::new(),
+        }
+    }
+
+    /// No variable at all, not even the environment's.
+    pub fn none() -> Self {
+        Self {
+            set: BTreeMap::new(),
+            env: Env::Fixed(BTreeMap::new()),
+            suite: BTreeMap::new(),
+        }
+    }
+
+    /// Sets `name`, over the environment and the suite (`--var NAME=VALUE`).
+    pub fn set(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.set.insert(name.into(), value.into());
+    }
+
+    /// These variables with a suite's `[vars]` under them.
+    #[must_use]
+    pub fn with_suite(&self, suite: BTreeMap<String, String>) -> Self {
+        Self {
+            suite,
+            ..self.clone()
+        }
+    }
+
+    /// The value of `name`, if it has one.
+    pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
+        if let Some(v) = self.set.get(name) {
+            return Some(Cow::Borrowed(v));
+        }
+        let env = match &self.env {
+            Env::Process => std::env::var(name).ok().map(Cow::Owned),
+            Env::Fixed(map) => map.get(name).map(|v| Cow::Borrowed(v.as_str())),
+        };
+        env.or_else(|| self.suite.get(name).map(|v| Cow::Borrowed(v.as_str())))
+    }
+
+    #[cfg(test)]
+    fn with_env(mut self, env: &[(&str, &str)]) -> Self {
+        self.env = Env::Fixed(
+            env.iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        );
+        self
+    }
+}
+
+/// Parses `KEY=VALUE`, as `--var` takes it.
+///
+/// # Errors
+///
+/// Says what to write when there is no `=` or the name is not a variable name.
+pub fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected `KEY=VALUE`, found `{s}`"))?;
+    if !is_name(name) {
+        return Err(format!(
+            "`{name}` is not a variable name: use letters, digits and `_`, not starting with a digit"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Returns true if and only if `name` can be written as `${name}`.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Why a string could not be expanded, and where in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ExpandError {
+    /// The bytes of the string at fault.
+    pub(crate) range: Range<usize>,
+    pub(crate) problem: Problem,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// `${NAME}` with no value.
+    Unknown(String),
+    /// `${` without `}`.
+    Unclosed,
+    /// `${...}` whose inside is not a name.
+    BadName(String),
+}
+
+/// `text` with every `${NAME}` replaced and every `$${` made `${`.
+pub(crate) fn expand<'t>(text: &'t str, vars: &Vars) -> Result<Cow<'t, str>, ExpandError> {
+    if !text.contains("${") {
+        return Ok(Cow::Borrowed(text));
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    let mut at = 0;
+    while let Some(found) = text[at..].find("${") {
+        let start = at + found;
+        if start > 0 && text.as_bytes()[start - 1] == b'$' {
+            // `$${`: the first `$` escapes; keep `${` and go on after it.
+            out.push_str(&text[rest..start - 1]);
+            out.push_str("${");
+            rest = start + 2;
+            at = start + 2;
+            continue;
+        }
+        let Some(len) = text[start + 2..].find('}') else {
+            return Err(ExpandError {
+                range: start..text.len(),
+                problem: Problem::Unclosed,
+            });
+        };
+        let end = start + 2 + len + 1;
+        let name = &text[start + 2..end - 1];
+        if !is_name(name) {
+            return Err(ExpandError {
+                range: start..end,
+                problem: Problem::BadName(name.to_string()),
+            });
+        }
+        let value = vars.get(name).ok_or_else(|| ExpandError {
+            range: start..end,
+            problem: Problem::Unknown(name.to_string()),
+        })?;
+        out.push_str(&text[rest..start]);
+        out.push_str(&value);
+        rest = end;
+        at = end;
+    }
+    out.push_str(&text[rest..]);
+    Ok(Cow::Owned(out))
+}
+
+/// The spec error for `e`, found in the string value at `span` whose text is `text`.
+pub(super) fn error(ctx: &Ctx<'_>, span: &Range<usize>, text: &str, e: &ExpandError) -> SpecError {
+    let at = ctx.source.inside(span, text, &e.range);
+    match &e.problem {
+        Problem::Unknown(name) => ctx
+            .error(at, format!("unknown variable `{name}`"), "not defined")
+            .help(format!(
+                "define it in the suite's `[vars]` table, in the environment, or with \
+                 `--var {name}=VALUE`; write `$${{` for a literal `${{`"
+            )),
+        Problem::Unclosed => ctx
+            .error(at, "unclosed `${` in a value".into(), "no `}` after this")
+            .help("write `${NAME}`, or `$${` for a literal `${`"),
+        Problem::BadName(name) => ctx
+            .error(
+                at,
+                format!("`${{{name}}}` is not a variable"),
+                "not a variable name",
+            )
+            .help(
+                "variable names are letters, digits and `_` (`${WEB_PORT}`); \
+                 write `$${` for a literal `${`, e.g. for the target's shell",
+            ),
+    }
+}
+
+type Node<'i> = Spanned<DeValue<'i>>;
+
+/// Expands every string value below `node`, at any depth (not the keys).
+pub(super) fn expand_values(
+    ctx: &Ctx<'_>,
+    node: &mut Node<'_>,
+    vars: &Vars,
+    errors: &mut Vec<(usize, SpecError)>,
+) {
+    let span = node.span();
+    match node.get_mut() {
+        DeValue::String(s) => match expand(s, vars) {
+            Ok(Cow::Owned(new)) => *s = Cow::Owned(new),
+            Ok(Cow::Borrowed(_)) => {}
+            Err(e) => errors.push((span.start, error(ctx, &span, s, &e))),
+        },
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                expand_values(ctx, item, vars, errors);
+            }
+        }
+        DeValue::Table(table) => {
+            for (_, value) in table.iter_mut() {
+                expand_values(ctx, value, vars, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Expands the keys of `table` (resource ids, say). Two keys that become one are an
+/// error at the second.
+pub(super) fn expand_keys(
+    ctx: &Ctx<'_>,
+    table: &mut DeTable<'_>,
+    vars: &Vars,
+    errors: &mut Vec<(usize, SpecError)>,
+) {
+    if !table.keys().any(|k| k.get_ref().contains("${")) {
+        return;
+    }
+    let old = std::mem::take(table);
+    for (key, value) in old {
+        let span = key.span();
+        let new_key = match expand(key.get_ref(), vars) {
+            Ok(Cow::Owned(new)) => Spanned::new(span.clone(), Cow::Owned(new)),
+            Ok(Cow::Borrowed(_)) => key,
+            Err(e) => {
+                errors.push((span.start, error(ctx, &span, key.get_ref(), &e)));
+                key
+            }
+        };
+        let name = new_key.get_ref().to_string();
+        if table.insert(new_key, value).is_some() {
+            errors.push((
+                span.start,
+                ctx.error(
+                    span,
+                    format!("`{name}` is declared twice once its variables are replaced"),
+                    "the same as an earlier one",
+                ),
+            ));
+        }
+    }
+}
+
+/// A suite's `[vars]` (strings, integers or booleans, taken as text), and every
+/// string value of its other tables expanded with `vars` over them. Errors come with
+/// the suite's other problems.
+pub(super) fn in_suite(
+    ctx: &Ctx<'_>,
+    doc: &mut DeTable<'_>,
+    vars: &Vars,
+) -> (BTreeMap<String, String>, Vec<SpecError>) {
+    let mut errors = Vec::new();
+    let mut own = BTreeMap::new();
+    if let Some(table) = doc.get("vars") {
+        match table.get_ref() {
+            DeValue::Table(table) => {
+                for (key, value) in table {
+                    let name = key.get_ref();
+                    let text = match value.get_ref() {
+                        DeValue::String(s) => s.to_string(),
+                        DeValue::Integer(i) => i.as_str().to_string(),
+                        DeValue::Boolean(b) => b.to_string(),
+                        other => {
+                            errors.push(
+                                ctx.error(
+                                    value.span(),
+                                    format!(
+                                        "variable `{name}` must be a string, found {}",
+                                        other.type_str()
+                                    ),
+                                    "expected a string",
+                                )
+                                .help(format!("write e.g. `{name} = \"...\"`")),
+                            );
+                            continue;
+                        }
+                    };
+                    if !is_name(name) {
+                        errors.push(ctx.error(
+                            key.span(),
+                            format!("`{name}` is not a variable name"),
+                            "use letters, digits and `_`, not starting with a digit",
+                        ));
+                        continue;
+                    }
+                    own.insert(name.to_string(), text);
+                }
+            }
+            other => errors.push(ctx.error(
+                table.span(),
+                format!("`vars` must be a table, found {}", other.type_str()),
+                "write `[vars]` and `NAME = \"value\"` lines below it",
+            )),
+        }
+    }
+    let vars = vars.with_suite(own.clone());
+    let mut found = Vec::new();
+    for (key, value) in doc.iter_mut() {
+        if key.get_ref() != "vars" {
+            expand_values(ctx, value, &vars, &mut found);
+        }
+    }
+    errors.extend(found.into_iter().map(|(_, e)| e));
+    (own, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        let mut v = Vars::none().with_env(&[("HOST", "env-host"), ("PORT", "8080")]);
+        v.set("USER", "deploy");
+        v
+    }
+
+    #[test]
+    fn names_are_replaced_and_escapes_kept_literal() {
+        let v = vars();
+        assert_eq!(expand("plain", &v).unwrap(), "plain");
+        assert!(matches!(expand("plain", &v).unwrap(), Cow::Borrowed(_)));
+        assert_eq!(
+            expand("http://${HOST}:${PORT}/", &v).unwrap(),
+            "http://env-host:8080/"
+        );
+        assert_eq!(expand("${USER}${USER}", &v).unwrap(), "deploydeploy");
+        assert_eq!(expand("$${HOST} $$x $x", &v).unwrap(), "${HOST} $$x $x");
+        assert_eq!(expand("a$$${HOST}", &v).unwrap(), "a$${HOST}");
+        assert_eq!(expand("$HOST {HOST}", &v).unwrap(), "$HOST {HOST}");
+    }
+
+    #[test]
+    fn problems_say_where() {
+        let v = vars();
+        assert_eq!(
+            expand("ab ${NOPE} ${HOST}", &v),
+            Err(ExpandError {
+                range: 3..10,
+                problem: Problem::Unknown("NOPE".into())
+            })
+        );
+        assert_eq!(
+            expand("x ${HOST", &v).unwrap_err(),
+            ExpandError {
+                range: 2..8,
+                problem: Problem::Unclosed
+            }
+        );
+        assert_eq!(
+            expand("${db:Status}", &v).unwrap_err().problem,
+            Problem::BadName("db:Status".into())
+        );
+        assert_eq!(
+            expand("${}", &v).unwrap_err().problem,
+            Problem::BadName(String::new())
+        );
+    }
+
+    #[test]
+    fn set_beats_environment_beats_suite() {
+        let mut v = Vars::none()
+            .with_env(&[("A", "env"), ("B", "env")])
+            .with_suite(
+                [("A", "suite"), ("B", "suite"), ("C", "suite")]
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .into(),
+            );
+        v.set("A", "set");
+        assert_eq!(expand("${A} ${B} ${C}", &v).unwrap(), "set env suite");
+    }
+
+    #[test]
+    fn var_flags_parse() {
+        assert_eq!(parse_var("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert_eq!(parse_var("A="), Ok(("A".into(), String::new())));
+        assert!(parse_var("A").unwrap_err().contains("KEY=VALUE"));
+        assert!(
+            parse_var("1A=x")
+                .unwrap_err()
+                .contains("not a variable name")
+        );
+    }
+}
