@@ -295,7 +295,7 @@ fn list(args: &SpecArgs) -> u8 {
 fn clean(args: &CleanArgs) -> u8 {
     match crate::backend::docker::clean(true, args.all, &args.labels) {
         Ok(removed) => {
-            for c in &removed {
+            for c in &removed.containers {
                 println!(
                     "removed {}{} (from {})",
                     c.name,
@@ -303,11 +303,16 @@ fn clean(args: &CleanArgs) -> u8 {
                     c.image
                 );
             }
-            println!(
-                "{} container{} removed",
-                removed.len(),
-                if removed.len() == 1 { "" } else { "s" }
-            );
+            for network in &removed.networks {
+                println!("removed network {network}");
+            }
+            let count =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            let mut said = vec![count(removed.containers.len(), "container")];
+            if !removed.networks.is_empty() {
+                said.push(count(removed.networks.len(), "network"));
+            }
+            println!("{} removed", said.join(" and "));
             Exit::PASSED
         }
         Err(e) => {

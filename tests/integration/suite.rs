@@ -368,3 +368,56 @@ fn ispec_clean_removes_a_killed_suites_containers_and_network() {
     );
     assert_nothing_left(&label);
 }
+
+#[test]
+fn ispec_clean_removes_a_kept_suites_network_and_names_it_but_not_another_jobs() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("suite-kept");
+    let specs = Specs::new(&[
+        (
+            "base.toml",
+            "[file.\"/etc/ispec-fixture\"]\nexists = true\n",
+        ),
+        (
+            "ispec.toml",
+            &format!("[target.db]\nimage = \"{DEBIAN}\"\nspecs = [\"base.toml\"]\n"),
+        ),
+    ]);
+    let out = ispec()
+        .args(["run", "--keep", "--suite"])
+        .arg(specs.path("ispec.toml"))
+        .args(["--label", &label])
+        .output()
+        .expect("ispec runs");
+    assert!(out.status.success(), "{out:?}");
+    // A kept container keeps its network; no other run's sweep takes either.
+    let networks = ispec_networks(&label);
+    assert_eq!(networks.len(), 1, "kept with its container");
+
+    // Another job's `--label` leaves both alone.
+    let other = case_label("suite-kept-other");
+    let out = ispec()
+        .args(["clean", "--label", &other])
+        .output()
+        .expect("ispec clean runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "0 containers removed\n"
+    );
+    assert_eq!(ispec_networks(&label), networks);
+
+    let out = ispec()
+        .args(["clean", "--label", &label])
+        .output()
+        .expect("ispec clean runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("removed network {}\n", networks[0]))
+            && said.ends_with("1 container and 1 network removed\n"),
+        "{said}"
+    );
+    assert_nothing_left(&label);
+}

@@ -26,7 +26,7 @@ use crate::cmd::{Cmd, Output};
 
 pub(crate) use archive::tmpfs_mounts;
 pub(crate) use engine::Engine;
-pub use owned::{FinishOnDrop, LABEL, Leftover, Owned, clean};
+pub use owned::{Cleaned, FinishOnDrop, LABEL, Leftover, Owned, clean};
 pub(crate) use throwaway::parse_port;
 pub use throwaway::{ContainerSpec, Wait};
 

@@ -107,11 +107,15 @@ pub(crate) fn remove(engine: &Engine, name: &str) -> Result<(), BackendError> {
     })
 }
 
-/// Removes ispec's networks whose run has ended (all of them when `all`) and that
-/// no container uses any more. Returns their names.
-pub(crate) fn sweep(engine: &Engine, all: bool) -> Result<Vec<String>, BackendError> {
+/// Removes ispec's networks that carry every one of `labels`, whose run has ended
+/// (all of them when `all`) and that no container uses any more. Returns their names.
+pub(crate) fn sweep(
+    engine: &Engine,
+    all: bool,
+    labels: &[String],
+) -> Result<Vec<String>, BackendError> {
     let listed = engine.block_on(TIMEOUT, async {
-        let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+        let filters = owned::label_filter(labels);
         let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
         engine
             .api

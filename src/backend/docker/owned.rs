@@ -263,12 +263,29 @@ pub struct Leftover {
     pub kept: bool,
 }
 
+/// What `ispec clean` removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    /// The containers.
+    pub containers: Vec<Leftover>,
+    /// The names of the suite networks.
+    pub networks: Vec<String>,
+}
+
 /// Removes ispec's containers whose run has ended (kept ones too when `kept`, and
 /// those of live runs too when `all`) that carry every one of `labels`
-/// (`KEY` or `KEY=VALUE`). Returns what was removed.
-pub fn clean(kept: bool, all: bool, labels: &[String]) -> Result<Vec<Leftover>, BackendError> {
+/// (`KEY` or `KEY=VALUE`), then the suite networks of such runs that no container
+/// uses any more. Returns what was removed.
+pub fn clean(kept: bool, all: bool, labels: &[String]) -> Result<Cleaned, BackendError> {
     let engine = Engine::connect()?;
     sweep(&engine, kept, all, labels)
+}
+
+/// The label filter for ispec's objects that carry every one of `labels`.
+pub(crate) fn label_filter(labels: &[String]) -> HashMap<String, Vec<String>> {
+    let mut wanted = vec![LABEL.to_string()];
+    wanted.extend(labels.iter().cloned());
+    HashMap::from([("label".to_string(), wanted)])
 }
 
 pub(crate) fn sweep(
@@ -276,11 +293,9 @@ pub(crate) fn sweep(
     kept: bool,
     all: bool,
     labels: &[String],
-) -> Result<Vec<Leftover>, BackendError> {
+) -> Result<Cleaned, BackendError> {
     let listed = engine.block_on(REMOVE_TIMEOUT, async {
-        let mut wanted = vec![LABEL.to_string()];
-        wanted.extend(labels.iter().cloned());
-        let filters = HashMap::from([("label".to_string(), wanted)]);
+        let filters = label_filter(labels);
         let options = ListContainersOptionsBuilder::new()
             .all(true)
             .filters(&filters)
@@ -291,7 +306,7 @@ pub(crate) fn sweep(
             .await
             .map_err(|e| BackendError::Failed(engine::message(&e)))
     })?;
-    let mut removed = Vec::new();
+    let mut containers = Vec::new();
     for container in listed {
         let labels = container.labels.unwrap_or_default();
         let is_kept = labels.contains_key(LABEL_KEEP);
@@ -308,15 +323,18 @@ pub(crate) fn sweep(
             continue;
         };
         remove(engine, &name)?;
-        removed.push(Leftover {
+        containers.push(Leftover {
             name,
             image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
             kept: is_kept,
         });
     }
     // Networks after the containers that were on them.
-    super::network::sweep(engine, all)?;
-    Ok(removed)
+    let networks = super::network::sweep(engine, all, labels)?;
+    Ok(Cleaned {
+        containers,
+        networks,
+    })
 }
 
 /// An image's configuration; a missing image is [`BackendError::NotFound`].
