@@ -291,7 +291,7 @@ fn check_all(jobs: &[Job], opts: &RunOptions) -> Result<Report, RunError> {
     let mut targets = Vec::new();
     for job in jobs {
         job.host.close();
-        targets.push((job.host.target().to_string(), job.host.stats()));
+        targets.push((job.host.name().to_string(), job.host.stats()));
     }
     Ok(Report {
         results: collect.0,
@@ -407,8 +407,8 @@ mod tests {
             .execute()
             .unwrap();
         assert!(report.ok(), "{:?}", report.results);
-        assert_eq!(report.results[0].target, "local");
-        // The target is named as the suite names it, for conditions.
+        // The target is named as the suite names it, in results and for conditions.
+        assert_eq!(report.results[0].target, "here");
         assert_eq!(report.summary.passed, 2, "{:?}", report.results);
         // The suite's variable, and its `within`: the failing check was retried.
         let report = Run::new().suite(&suite).execute().unwrap();

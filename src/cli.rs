@@ -250,7 +250,7 @@ fn list(args: &SpecArgs) -> u8 {
     match planned(args, &[]) {
         Ok(plans) => {
             let mut out = io::stdout().lock();
-            for Planned {
+            for planned @ Planned {
                 target,
                 roles,
                 plan,
@@ -259,7 +259,11 @@ fn list(args: &SpecArgs) -> u8 {
             } in &plans.targets
             {
                 if args.specs.is_empty() {
-                    let _ = write!(out, "# target {}", target.name());
+                    let (shown, uri) = (planned.shown(), target.name());
+                    let _ = write!(out, "# target {shown}");
+                    if uri != shown {
+                        let _ = write!(out, " ({uri})");
+                    }
                     if !checked {
                         let _ = write!(
                             out,

@@ -148,8 +148,14 @@ impl Host {
         self.shared.backend.target()
     }
 
-    /// The same host named as a suite names it (`[target.NAME]`), for `when`
-    /// conditions such as `target == "web"`.
+    /// The target as reports name it: as its suite names it (`[target.NAME]`), else
+    /// as the user wrote it.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or_else(|| self.target())
+    }
+
+    /// The same host named as a suite names it (`[target.NAME]`): in reports, and for
+    /// `when` conditions such as `target == "web"`.
     #[must_use]
     pub fn named(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = Some(name.into());

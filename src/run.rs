@@ -299,7 +299,7 @@ fn judge(
                 ),
             };
             CheckResult {
-                target: host.target().to_string(),
+                target: host.name().to_string(),
                 kind: decl.kind.key,
                 id: decl.id.clone(),
                 title: decl.title.clone(),

@@ -60,7 +60,7 @@ impl Run {
             .iter()
             .zip(loaded.plans)
             .filter(|(t, _)| t.checked)
-            .map(|(t, plan)| (t.target.name(), plan))
+            .map(|(t, plan)| (t.name.clone(), plan))
             .collect())
     }
 

@@ -24,6 +24,13 @@ pub(super) struct Planned {
     pub(super) checked: bool,
 }
 
+impl Planned {
+    /// The target as reports name it: its suite name, else as the user wrote it.
+    pub(super) fn shown(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.target.name())
+    }
+}
+
 /// Every target of a run and what it must pass.
 pub(super) struct Plans {
     /// The targets, in order.

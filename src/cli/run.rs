@@ -183,8 +183,8 @@ fn connect_jobs(
                 {
                     eprintln!(
                         "note: `{}` was not started: it starts after `{}`, which is not up",
-                        p.target.name(),
-                        planned[*dep].target.name()
+                        p.shown(),
+                        planned[*dep].shown()
                     );
                 }
             }
@@ -390,7 +390,7 @@ fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary
         }
     });
     for job in jobs {
-        out.target_done(job.host.target(), &job.host.stats())?;
+        out.target_done(job.host.name(), &job.host.stats())?;
     }
     out.finish(&total)?;
     Ok(total)
