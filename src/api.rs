@@ -188,9 +188,9 @@ impl Run {
             self.suite_alone()?;
             let loaded = self.load_suite(path)?;
             let mut plan = Plan::default();
-            for more in loaded.plans {
-                plan.decls.extend(more.decls);
-                plan.files.extend(more.files);
+            for more in loaded.targets {
+                plan.decls.extend(more.plan.decls);
+                plan.files.extend(more.plan.files);
             }
             return Ok(plan);
         }

@@ -1,9 +1,9 @@
 //! The plan: which resources a run checks, every check known before any I/O.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::spec::{Declared, Spec};
+use crate::spec::{Declared, Spec, SpecErrors, Suite, SuiteTarget, Vars, load_with};
 
 /// The resources to check, in spec order.
 #[derive(Clone, Debug, Default)]
@@ -12,6 +12,17 @@ pub struct Plan {
     pub decls: Vec<Arc<Declared>>,
     /// The spec files they came from.
     pub files: Vec<Arc<Path>>,
+}
+
+/// A suite's target and the plan it must pass.
+#[derive(Clone, Debug)]
+pub struct SuitePlan {
+    /// The target.
+    pub target: SuiteTarget,
+    /// What it must pass.
+    pub plan: Plan,
+    /// The targets that must be up before it starts, as indexes into the suite's.
+    pub after: Vec<usize>,
 }
 
 /// Which resources to keep.
@@ -48,6 +59,38 @@ impl Plan {
                 .collect(),
             files: spec.files,
         }
+    }
+
+    /// Each target of `suite` with the plan it must pass: its specs loaded with `vars`
+    /// over the suite's own `[vars]`, the specs a role gives many hosts loaded once. A
+    /// target only started for another (`--only`'s dependencies) gets no checks.
+    pub fn for_suite(
+        suite: &Suite,
+        filter: &Filter,
+        vars: &Vars,
+    ) -> Result<Vec<SuitePlan>, SpecErrors> {
+        let vars = vars.with_suite(suite.vars().clone());
+        let targets = suite.targets();
+        let mut loaded: Vec<(Vec<PathBuf>, Self)> = Vec::new();
+        let mut planned = Vec::new();
+        for target in &targets {
+            let plan = if !target.checked {
+                Self::default()
+            } else if let Some((_, plan)) = loaded.iter().find(|(specs, _)| *specs == target.specs)
+            {
+                plan.clone()
+            } else {
+                let plan = Self::build(load_with(&target.specs, &vars)?, filter);
+                loaded.push((target.specs.clone(), plan.clone()));
+                plan
+            };
+            planned.push(SuitePlan {
+                after: target.after_in(&targets),
+                target: target.clone(),
+                plan,
+            });
+        }
+        Ok(planned)
     }
 
     /// The number of checks, known before anything runs.

@@ -10,13 +10,12 @@ use crate::backend::{self, ConnectError, ConnectOptions, TargetSpec};
 use crate::fleet::{self, Job, Step};
 use crate::gather::Mode;
 use crate::host::Host;
-use crate::plan::{Filter, Plan};
-use crate::spec::{SuiteTarget, load_suite_with, load_with};
+use crate::plan::{Filter, Plan, SuitePlan};
+use crate::spec::load_suite_with;
 
-/// A suite loaded: its targets, the plan of each, and its `[defaults] within`.
+/// A suite loaded: each target with its plan, and its `[defaults] within`.
 pub(super) struct Loaded {
-    pub(super) targets: Vec<SuiteTarget>,
-    pub(super) plans: Vec<Plan>,
+    pub(super) targets: Vec<SuitePlan>,
     pub(super) within: Option<std::time::Duration>,
 }
 
@@ -24,23 +23,9 @@ impl Run {
     /// Loads the suite at `path` and every spec it names, touching no target.
     pub(super) fn load_suite(&self, path: &Path) -> Result<Loaded, RunError> {
         let suite = load_suite_with(path, &self.vars).map_err(RunError::Spec)?;
-        // The suite's `[vars]` under the run's and the environment's.
-        let vars = self.vars.with_suite(suite.vars().clone());
-        let targets = suite.targets();
-        let mut plans = Vec::new();
-        for t in &targets {
-            plans.push(if t.checked {
-                Plan::build(
-                    load_with(&t.specs, &vars).map_err(RunError::Spec)?,
-                    &Filter::default(),
-                )
-            } else {
-                Plan::default()
-            });
-        }
         Ok(Loaded {
-            targets,
-            plans,
+            targets: Plan::for_suite(&suite, &Filter::default(), &self.vars)
+                .map_err(RunError::Spec)?,
             within: suite.defaults.within,
         })
     }
@@ -57,10 +42,9 @@ impl Run {
         let loaded = self.load_suite(path)?;
         Ok(loaded
             .targets
-            .iter()
-            .zip(loaded.plans)
-            .filter(|(t, _)| t.checked)
-            .map(|(t, plan)| (t.name.clone(), plan))
+            .into_iter()
+            .filter(|t| t.target.checked)
+            .map(|t| (t.target.name, t.plan))
             .collect())
     }
 
@@ -79,7 +63,7 @@ impl Run {
         let images = loaded
             .targets
             .iter_mut()
-            .filter_map(|t| match &mut t.target {
+            .filter_map(|t| match &mut t.target.target {
                 TargetSpec::Image(spec) => {
                     spec.labels.extend(self.labels.iter().cloned());
                     Some(spec.as_mut())
@@ -91,21 +75,16 @@ impl Run {
             .targets
             .iter()
             .map(|t| Step {
-                after: t
-                    .after
-                    .iter()
-                    .filter_map(|(dep, _)| loaded.targets.iter().position(|x| &x.name == dep))
-                    .collect(),
+                after: t.after.clone(),
                 held_back_by_failure: true,
             })
             .collect();
         let options = ConnectOptions::default();
         let reached = fleet::in_order(&steps, 8, |i| {
-            backend::reach(&loaded.targets[i].target, &options, &owned, &|_| {})
+            backend::reach(&loaded.targets[i].target.target, &options, &owned, &|_| {})
         });
         let mut jobs = Vec::new();
-        for ((plan, reached), target) in loaded.plans.into_iter().zip(reached).zip(&loaded.targets)
-        {
+        for (SuitePlan { target, plan, .. }, reached) in loaded.targets.into_iter().zip(reached) {
             match reached {
                 Some(Ok(backend)) => jobs.push(Job {
                     plan,

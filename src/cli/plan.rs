@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::SpecArgs;
 use crate::backend::TargetSpec;
 use crate::exit::Exit;
-use crate::plan::{Filter, Plan};
+use crate::plan::{Filter, Plan, SuitePlan};
 use crate::spec;
 
 /// One target and the plan it must pass, before anything is touched.
@@ -91,34 +91,30 @@ pub(super) fn planned(args: &SpecArgs, targets: &[TargetSpec]) -> Result<Plans, 
             Exit::INVALID
         })?;
     }
-    let vars = vars.with_suite(suite.vars().clone());
-    // Hosts of one role share its specs: load them once, not once per host.
-    let mut plans: Vec<(Vec<PathBuf>, Plan)> = Vec::new();
-    let mut planned = Vec::new();
-    let targets = suite.targets();
-    for t in &targets {
-        let plan = if !t.checked {
-            Plan::default()
-        } else if let Some((_, plan)) = plans.iter().find(|(specs, _)| *specs == t.specs) {
-            plan.clone()
-        } else {
-            let plan = load_plan(&t.specs, &args.filter, &vars)?;
-            plans.push((t.specs.clone(), plan.clone()));
-            plan
-        };
-        planned.push(Planned {
-            name: Some(t.name.clone()),
-            target: t.target.clone(),
-            roles: t.roles.clone(),
-            plan,
-            after: t
-                .after
-                .iter()
-                .filter_map(|(dep, _)| targets.iter().position(|x| &x.name == dep))
-                .collect(),
-            checked: t.checked,
-        });
-    }
+    let filter = Filter {
+        patterns: args.filter.clone(),
+    };
+    let planned = Plan::for_suite(&suite, &filter, &vars)
+        .map_err(|errors| {
+            eprint!("{errors}");
+            Exit::INVALID
+        })?
+        .into_iter()
+        .map(
+            |SuitePlan {
+                 target,
+                 plan,
+                 after,
+             }| Planned {
+                name: Some(target.name),
+                target: target.target,
+                roles: target.roles,
+                plan,
+                after,
+                checked: target.checked,
+            },
+        )
+        .collect();
     Ok(Plans {
         targets: planned,
         within: suite.defaults.within,

@@ -72,6 +72,16 @@ pub struct SuiteTarget {
     pub checked: bool,
 }
 
+impl SuiteTarget {
+    /// The targets it starts `after`, as indexes into `targets` (the suite's).
+    pub fn after_in(&self, targets: &[SuiteTarget]) -> Vec<usize> {
+        self.after
+            .iter()
+            .filter_map(|(dep, _)| targets.iter().position(|t| &t.name == dep))
+            .collect()
+    }
+}
+
 /// What a suite's `[defaults]` table sets for every resource of every target.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Defaults {
