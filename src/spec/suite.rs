@@ -53,6 +53,9 @@ const CONTAINER_KEYS: &[&str] = &[
 /// The tables a suite may hold.
 const TABLES: &[&str] = &["target", "role", "defaults", "vars"];
 
+/// Strings of a list, each with its span.
+type Items = Vec<(String, Range<usize>)>;
+
 /// One target of a suite.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SuiteTarget {
@@ -240,15 +243,22 @@ pub fn load_suite_with(path: &Path, vars: &Vars) -> Result<Suite, SpecErrors> {
         text: Arc::from(text),
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    parse_suite_with(&source, base, vars).map_err(SpecErrors)
+    parse_suite_with(&source, base, vars, &|p| p.exists()).map_err(SpecErrors)
 }
 
+/// Parses a suite whose spec files are all taken to exist.
 #[cfg(test)]
 fn parse_suite(source: &Source, base: &Path) -> Result<Suite, Vec<SpecError>> {
-    parse_suite_with(source, base, &Vars::none())
+    parse_suite_with(source, base, &Vars::none(), &|_| true)
 }
 
-fn parse_suite_with(source: &Source, base: &Path, vars: &Vars) -> Result<Suite, Vec<SpecError>> {
+/// Parses a suite; `exists` says whether a spec path it names is there.
+fn parse_suite_with(
+    source: &Source,
+    base: &Path,
+    vars: &Vars,
+    exists: &dyn Fn(&Path) -> bool,
+) -> Result<Suite, Vec<SpecError>> {
     let ctx = Ctx { source };
     let mut doc = DeTable::parse(&source.text).map_err(|e| {
         vec![ctx.error(
@@ -295,12 +305,17 @@ fn parse_suite_with(source: &Source, base: &Path, vars: &Vars) -> Result<Suite, 
         };
         for (name, body) in table {
             let parsed = if table_key == "target" {
-                target::target(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Target)
+                target::target(&ctx, base, name.get_ref(), name.span(), body)
+                    .map(|(t, specs)| (Entry::Target(t), specs))
             } else {
-                role::role(&ctx, base, name.get_ref(), name.span(), body).map(Entry::Role)
+                role::role(&ctx, base, name.get_ref(), name.span(), body)
+                    .map(|(r, specs)| (Entry::Role(r), specs))
             };
             match parsed {
-                Ok(entry) => entries.push((name.span(), entry)),
+                Ok((entry, specs)) => {
+                    errors.extend(missing_specs(&ctx, base, &specs, exists));
+                    entries.push((name.span(), entry));
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -323,6 +338,33 @@ fn parse_suite_with(source: &Source, base: &Path, vars: &Vars) -> Result<Suite, 
     } else {
         Err(errors)
     }
+}
+
+/// An error at each of `specs` (as the suite writes them) that is not there, so the
+/// suite's own line is shown rather than a bare path.
+fn missing_specs(
+    ctx: &Ctx<'_>,
+    base: &Path,
+    specs: &Items,
+    exists: &dyn Fn(&Path) -> bool,
+) -> Vec<SpecError> {
+    specs
+        .iter()
+        .filter(|(spec, _)| !exists(&base.join(spec)))
+        .map(|(spec, span)| {
+            let path = base.join(spec);
+            let looked = std::path::absolute(&path).unwrap_or(path);
+            ctx.error(
+                span.clone(),
+                format!("`{spec}` is not there (looked for `{}`)", looked.display()),
+                "no such spec file or folder",
+            )
+            .help(
+                "spec paths are relative to the suite file's folder; \
+                 name a spec file or a folder of `*.toml` specs",
+            )
+        })
+        .collect()
 }
 
 /// `after` names that are not targets of the suite, and targets that wait for each
@@ -867,6 +909,39 @@ specs = [\"client.toml\"]
         assert!(
             err.contains("unknown key `retries` in `[defaults]`"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_spec_files_point_at_the_suite() {
+        let source = Source {
+            path: Arc::from(Path::new("ispec.toml")),
+            text: Arc::from(
+                "[target.a]\nlocal = true\nspecs = [\"a.toml\", \"s3/a.toml\"]\n\n\
+                 [role.r]\nhosts = [\"docker://x\"]\nspecs = [\"s3/b.toml\"]\n",
+            ),
+        };
+        let only_a = |p: &Path| p == Path::new("/suite/a.toml");
+        let err = parse_suite_with(&source, Path::new("/suite"), &Vars::none(), &only_a);
+        assert_eq!(
+            SpecErrors(err.unwrap_err()).to_string(),
+            "\
+error: `s3/a.toml` is not there (looked for `/suite/s3/a.toml`)
+ --> ispec.toml:3:20
+  |
+3 | specs = [\"a.toml\", \"s3/a.toml\"]
+  |                    ^^^^^^^^^^^ no such spec file or folder
+  = help: spec paths are relative to the suite file's folder; name a spec file or a folder of `*.toml` specs
+
+error: `s3/b.toml` is not there (looked for `/suite/s3/b.toml`)
+ --> ispec.toml:7:10
+  |
+7 | specs = [\"s3/b.toml\"]
+  |          ^^^^^^^^^^^ no such spec file or folder
+  = help: spec paths are relative to the suite file's folder; name a spec file or a folder of `*.toml` specs
+
+error: 2 problems in the specs; nothing was run
+"
         );
     }
 

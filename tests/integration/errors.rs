@@ -336,3 +336,29 @@ error: 3 problems in the specs; nothing was run
 "#
     );
 }
+
+#[test]
+fn missing_spec_of_a_suite_points_at_the_suite() {
+    let specs = Specs::new(&[(
+        "ispec.toml",
+        "[target.web]\nlocal = true\nspecs = [\"s3/a.toml\"]\n",
+    )]);
+    let out = ispec()
+        .current_dir(specs.dir())
+        .arg("validate")
+        .output()
+        .expect("ispec runs");
+    assert_eq!(out.status.code(), Some(2));
+    let dir = specs.dir().to_str().expect("UTF-8 temp path");
+    let stderr = String::from_utf8_lossy(&out.stderr).replace(dir, "SPECS");
+    assert_eq!(
+        stderr,
+        r#"error: `s3/a.toml` is not there (looked for `SPECS/s3/a.toml`)
+ --> ispec.toml:3:10
+  |
+3 | specs = ["s3/a.toml"]
+  |          ^^^^^^^^^^^ no such spec file or folder
+  = help: spec paths are relative to the suite file's folder; name a spec file or a folder of `*.toml` specs
+"#
+    );
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use toml::de::DeValue;
 
 use super::values::Values;
-use super::{CONTAINER_KEYS, KEYS};
+use super::{CONTAINER_KEYS, Items, KEYS};
 use crate::spec::error::{SpecError, did_you_mean};
 use crate::spec::matcher::Ctx;
 
@@ -19,9 +19,6 @@ const SCHEMES: &str = "expected `local`, `docker://CONTAINER` or `ssh://[USER@]H
 const HOSTS_HELP: &str =
     "list target URIs: `hosts = [\"ssh://deploy@web-1\", \"docker://web-2\", \"local\"]`";
 const SPECS_HELP: &str = "add `specs = [\"specs/web.toml\"]`";
-
-/// Strings of a list, each with its span.
-type Items = Vec<(String, Range<usize>)>;
 
 /// One `[role.NAME]` table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,14 +31,14 @@ pub(super) struct Role {
     pub(super) specs: Vec<PathBuf>,
 }
 
-/// Reads `[role.NAME]`.
+/// Reads `[role.NAME]`: the role, and its `specs` as written with their spans.
 pub(super) fn role(
     ctx: &Ctx<'_>,
     base: &Path,
     name: &str,
     name_span: Range<usize>,
     body: &toml::Spanned<DeValue<'_>>,
-) -> Result<Role, SpecError> {
+) -> Result<(Role, Items), SpecError> {
     let DeValue::Table(table) = body.get_ref() else {
         return Err(ctx.error(body.span(), format!("role `{name}` must be a table"), ""));
     };
@@ -108,11 +105,12 @@ pub(super) fn role(
         &format!("role `{name}` has no specs"),
         SPECS_HELP,
     )?;
-    Ok(Role {
+    let role = Role {
         name: name.to_string(),
         hosts,
         specs: specs.iter().map(|(s, _)| base.join(s)).collect(),
-    })
+    };
+    Ok((role, specs))
 }
 
 /// A list's items, or an error at the empty list (or at the role's name when the key

@@ -8,19 +8,20 @@ use std::path::{Path, PathBuf};
 use toml::de::DeValue;
 
 use super::values::Values;
-use super::{CONTAINER_KEYS, KEYS, SSH_KEYS, SuiteTarget, role};
+use super::{CONTAINER_KEYS, Items, KEYS, SSH_KEYS, SuiteTarget, role};
 use crate::backend::docker::ContainerSpec;
 use crate::backend::{SshTarget, TargetSpec};
 use crate::spec::error::{SpecError, did_you_mean};
 use crate::spec::matcher::{Ctx, backticked};
 
+/// Reads `[target.NAME]`: the target, and its `specs` as written with their spans.
 pub(super) fn target(
     ctx: &Ctx<'_>,
     base: &Path,
     name: &str,
     name_span: Range<usize>,
     body: &toml::Spanned<DeValue<'_>>,
-) -> Result<SuiteTarget, SpecError> {
+) -> Result<(SuiteTarget, Items), SpecError> {
     let DeValue::Table(table) = body.get_ref() else {
         return Err(ctx.error(body.span(), format!("target `{name}` must be a table"), ""));
     };
@@ -52,8 +53,7 @@ pub(super) fn target(
                 Some(uri)
             }
             "specs" => {
-                let paths = v.strings(k, value, "write `specs = [\"specs/web.toml\"]`")?;
-                specs.extend(paths.iter().map(|s| base.join(s)));
+                specs = v.spanned_strings(k, value, "write `specs = [\"specs/web.toml\"]`")?;
                 None
             }
             "after" => {
@@ -149,7 +149,7 @@ pub(super) fn target(
         ));
     }
     container.name = Some(name.to_string());
-    Ok(SuiteTarget {
+    let target = SuiteTarget {
         name: name.to_string(),
         after,
         checked: true,
@@ -161,9 +161,10 @@ pub(super) fn target(
         } else {
             TargetSpec::Uri(uri)
         },
-        specs,
+        specs: specs.iter().map(|(s, _)| base.join(s)).collect(),
         roles: Vec::new(),
-    })
+    };
+    Ok((target, specs))
 }
 
 /// A path from the suite: `~/` is the home folder, a relative path is the suite's
