@@ -14,6 +14,7 @@
 //! values to `${NAME}` in the suite's strings and in its specs (below the
 //! environment and `--var`).
 
+mod check;
 mod role;
 mod target;
 mod values;
@@ -313,7 +314,7 @@ fn parse_suite_with(
             };
             match parsed {
                 Ok((entry, specs)) => {
-                    errors.extend(missing_specs(&ctx, base, &specs, exists));
+                    errors.extend(check::missing_specs(&ctx, base, &specs, exists));
                     entries.push((name.span(), entry));
                 }
                 Err(e) => errors.push(e),
@@ -321,8 +322,8 @@ fn parse_suite_with(
         }
     }
     entries.sort_by_key(|(span, _)| span.start);
-    errors.extend(clashes(&ctx, &entries));
-    errors.extend(order(&ctx, &entries));
+    errors.extend(check::clashes(&ctx, &entries));
+    errors.extend(check::order(&ctx, &entries));
     if entries.is_empty() && errors.is_empty() {
         errors.push(
             SpecError::new(format!("suite `{}` names no target", source.path.display()))
@@ -338,159 +339,6 @@ fn parse_suite_with(
     } else {
         Err(errors)
     }
-}
-
-/// An error at each of `specs` (as the suite writes them) that is not there, so the
-/// suite's own line is shown rather than a bare path.
-fn missing_specs(
-    ctx: &Ctx<'_>,
-    base: &Path,
-    specs: &Items,
-    exists: &dyn Fn(&Path) -> bool,
-) -> Vec<SpecError> {
-    specs
-        .iter()
-        .filter(|(spec, _)| !exists(&base.join(spec)))
-        .map(|(spec, span)| {
-            let path = base.join(spec);
-            let looked = std::path::absolute(&path).unwrap_or(path);
-            ctx.error(
-                span.clone(),
-                format!("`{spec}` is not there (looked for `{}`)", looked.display()),
-                "no such spec file or folder",
-            )
-            .help(
-                "spec paths are relative to the suite file's folder; \
-                 name a spec file or a folder of `*.toml` specs",
-            )
-        })
-        .collect()
-}
-
-/// `after` names that are not targets of the suite, and targets that wait for each
-/// other (a cycle: none could start).
-fn order(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<SpecError> {
-    let targets: Vec<&SuiteTarget> = entries
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Entry::Target(t) => Some(t),
-            Entry::Role(_) => None,
-        })
-        .collect();
-    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
-    let mut errors = Vec::new();
-    for t in &targets {
-        for (dep, span) in &t.after {
-            if dep == &t.name {
-                errors.push(ctx.error(
-                    span.clone(),
-                    format!("target `{dep}` cannot start after itself"),
-                    "remove it from `after`",
-                ));
-            } else if !names.contains(&dep.as_str()) {
-                let hint = did_you_mean(dep, names.iter().copied()).map_or_else(
-                    || format!("the suite's targets are {}", backticked(&names)),
-                    |m| format!("did you mean `{m}`?"),
-                );
-                errors.push(ctx.error(
-                    span.clone(),
-                    format!(
-                        "target `{}` starts after `{dep}`, which is not a target of the suite",
-                        t.name
-                    ),
-                    &hint,
-                ));
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return errors;
-    }
-    // Reported once, at the first target of the cycle.
-    let mut done = Vec::new();
-    for t in &targets {
-        if let Some(cycle) = visit(t, &targets, &mut Vec::new(), &mut done) {
-            let first = targets.iter().find(|x| x.name == cycle[0]).unwrap_or(t);
-            let span = first.after.first().map_or(0..0, |(_, s)| s.clone());
-            errors.push(ctx.error(
-                span,
-                format!("targets wait for each other: {}", cycle.join(" → ")),
-                "remove one `after` so one of them can start first",
-            ));
-            break;
-        }
-    }
-    errors
-}
-
-/// Depth-first search from `t` for targets that wait for each other: the cycle's
-/// names, first one last again.
-fn visit<'t>(
-    t: &'t SuiteTarget,
-    targets: &[&'t SuiteTarget],
-    path: &mut Vec<&'t str>,
-    done: &mut Vec<&'t str>,
-) -> Option<Vec<String>> {
-    if let Some(at) = path.iter().position(|n| *n == t.name) {
-        let mut cycle: Vec<String> = path[at..].iter().map(ToString::to_string).collect();
-        cycle.push(t.name.clone());
-        return Some(cycle);
-    }
-    if done.contains(&t.name.as_str()) {
-        return None;
-    }
-    path.push(&t.name);
-    for (dep, _) in &t.after {
-        if let Some(next) = targets.iter().find(|x| &x.name == dep) {
-            if let Some(cycle) = visit(next, targets, path, done) {
-                return Some(cycle);
-            }
-        }
-    }
-    path.pop();
-    done.push(&t.name);
-    None
-}
-
-/// A name used by a target and a role (so `--only` could not tell them apart), and a
-/// host that is both a target and in a role (so it would be checked twice).
-fn clashes(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<SpecError> {
-    let mut errors = Vec::new();
-    let targets = || {
-        entries.iter().filter_map(|(_, e)| match e {
-            Entry::Target(t) => Some(t),
-            Entry::Role(_) => None,
-        })
-    };
-    for (span, entry) in entries {
-        let Entry::Role(role) = entry else { continue };
-        if targets().any(|t| t.name == role.name) {
-            errors.push(ctx.error(
-                span.clone(),
-                format!("`{}` names both a target and a role", role.name),
-                "give the role a name of its own",
-            ));
-        }
-        for (uri, at) in &role.hosts {
-            if let Some(t) = targets().find(|t| t.target == TargetSpec::Uri(uri.clone())) {
-                errors.push(
-                    ctx.error(
-                        at.clone(),
-                        format!(
-                            "`{uri}` is both target `{}` and a host of role `{}`",
-                            t.name, role.name
-                        ),
-                        "a host is checked once, with all its specs",
-                    )
-                    .help(format!(
-                        "list `{uri}` in roles only (a role may have one host), or drop it from role `{}`",
-                        role.name
-                    )),
-                );
-            }
-        }
-    }
-    errors
 }
 
 #[cfg(test)]
