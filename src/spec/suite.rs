@@ -652,6 +652,24 @@ error: 2 problems in the specs; nothing was run
     }
 
     #[test]
+    fn an_ssh_target_with_sudo_is_the_same_host_as_a_roles() {
+        assert_eq!(
+            errors(
+                "[target.bastion]\nssh = \"deploy@b\"\nsudo = true\nspecs = [\"base.toml\"]\n\n\
+                 [role.web]\nhosts = [\"ssh://deploy@b\"]\nspecs = [\"web.toml\"]\n"
+            ),
+            "\
+error: `ssh://deploy@b` is both target `bastion` and a host of role `web`
+ --> ispec.toml:7:10
+  |
+7 | hosts = [\"ssh://deploy@b\"]
+  |          ^^^^^^^^^^^^^^^^ a host is checked once, with all its specs
+  = help: drop `ssh://deploy@b` from role `web` and add the role's specs to target `bastion`: a role's hosts cannot carry `sudo` or `identity`
+"
+        );
+    }
+
+    #[test]
     fn suite_tables_and_target_uris_are_checked() {
         assert_eq!(
             errors("[roles.web]\nhosts = [\"local\"]\n"),

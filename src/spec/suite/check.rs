@@ -142,22 +142,34 @@ pub(super) fn clashes(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<S
             ));
         }
         for (uri, at) in &role.hosts {
-            if let Some(t) = targets().find(|t| t.target == TargetSpec::Uri(uri.clone())) {
-                errors.push(
-                    ctx.error(
-                        at.clone(),
-                        format!(
-                            "`{uri}` is both target `{}` and a host of role `{}`",
-                            t.name, role.name
-                        ),
-                        "a host is checked once, with all its specs",
-                    )
-                    .help(format!(
-                        "list `{uri}` in roles only (a role may have one host), or drop it from role `{}`",
-                        role.name
-                    )),
-                );
-            }
+            // By name: an `ssh` target with `sudo` or `identity` is the same host too.
+            let Some(t) = targets().find(|t| t.target.name() == *uri) else {
+                continue;
+            };
+            let help = if matches!(t.target, TargetSpec::Ssh(_)) {
+                // Roles list bare URIs: the target's `sudo` and `identity` would be lost.
+                format!(
+                    "drop `{uri}` from role `{}` and add the role's specs to target `{}`: \
+                     a role's hosts cannot carry `sudo` or `identity`",
+                    role.name, t.name
+                )
+            } else {
+                format!(
+                    "list `{uri}` in roles only (a role may have one host), or drop it from role `{}`",
+                    role.name
+                )
+            };
+            errors.push(
+                ctx.error(
+                    at.clone(),
+                    format!(
+                        "`{uri}` is both target `{}` and a host of role `{}`",
+                        t.name, role.name
+                    ),
+                    "a host is checked once, with all its specs",
+                )
+                .help(help),
+            );
         }
     }
     errors
