@@ -169,6 +169,8 @@ fn load_source(
             };
             let mut errs = Vec::new();
             vars::expand_keys(&ctx, ids, vars, &mut errs);
+            // An id left as `${X}` would only add a second, misleading error.
+            unexpanded.extend(errs.iter().map(|(at, _)| *at));
             for (id_key, body) in ids.iter_mut() {
                 let at = id_key.span().start;
                 let before = errs.len();
@@ -268,6 +270,36 @@ fn unknown_kind(ctx: &Ctx<'_>, key: &Spanned<std::borrow::Cow<'_, str>>) -> Spec
 mod tests {
     use super::*;
     use crate::spec::Declared;
+
+    /// The messages of the errors loading `text` with no variables defined.
+    fn messages_without_vars(text: &str) -> Vec<String> {
+        let source = Source {
+            path: Arc::from(Path::new("s.toml")),
+            text: Arc::from(text),
+        };
+        let mut errors = Vec::new();
+        let vars = Vars::none();
+        load_source(
+            &source,
+            Some(&vars),
+            &mut Spec::default(),
+            &mut HashMap::new(),
+            &mut errors,
+        );
+        errors.into_iter().map(|e| e.message).collect()
+    }
+
+    #[test]
+    fn what_failed_to_expand_is_not_type_checked_too() {
+        assert_eq!(
+            messages_without_vars("[port.\"tcp:${NOPE}\"]\nlistening = true\n"),
+            ["unknown variable `NOPE`"]
+        );
+        assert_eq!(
+            messages_without_vars("[port.\"tcp:80\"]\nlistening = true\nip = \"${NOPE}\"\n"),
+            ["unknown variable `NOPE`"]
+        );
+    }
 
     #[test]
     fn resources_keep_file_order_across_kinds() {

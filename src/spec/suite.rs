@@ -268,13 +268,25 @@ fn parse_suite_with(
             "",
         )]
     })?;
-    let (suite_vars, mut errors) = super::vars::in_suite(&ctx, doc.get_mut(), vars);
+    let super::vars::InSuite {
+        own: suite_vars,
+        mut errors,
+        unexpanded,
+    } = super::vars::in_suite(&ctx, doc.get_mut(), vars);
+    let failed = |table: &str, name: Option<&str>| {
+        unexpanded
+            .iter()
+            .any(|(t, n)| t == table && (name.is_none() || n.as_deref() == name))
+    };
     // Each entry with its name's span, to put them in file order and point at them.
     let mut entries: Vec<(Range<usize>, Entry)> = Vec::new();
     let mut defaults = Defaults::default();
     for (key, value) in doc.get_ref() {
         let table_key = key.get_ref().as_ref();
         if table_key == "defaults" {
+            if failed(table_key, None) {
+                continue;
+            }
             match values::defaults(&ctx, value) {
                 Ok(d) => defaults = d,
                 Err(e) => errors.push(e),
@@ -305,6 +317,9 @@ fn parse_suite_with(
             continue;
         };
         for (name, body) in table {
+            if failed(table_key, Some(name.get_ref())) {
+                continue;
+            }
             let parsed = if table_key == "target" {
                 target::target(&ctx, base, name.get_ref(), name.span(), body)
                     .map(|(t, specs)| (Entry::Target(t), specs))
@@ -322,8 +337,11 @@ fn parse_suite_with(
         }
     }
     entries.sort_by_key(|(span, _)| span.start);
-    errors.extend(check::clashes(&ctx, &entries));
-    errors.extend(check::order(&ctx, &entries));
+    // With a target left out, `after` and clashes would be judged on half a suite.
+    if unexpanded.is_empty() {
+        errors.extend(check::clashes(&ctx, &entries));
+        errors.extend(check::order(&ctx, &entries));
+    }
     if entries.is_empty() && errors.is_empty() {
         errors.push(
             SpecError::new(format!("suite `{}` names no target", source.path.display()))
@@ -666,6 +684,34 @@ error: `ssh://deploy@b` is both target `bastion` and a host of role `web`
   |          ^^^^^^^^^^^^^^^^ a host is checked once, with all its specs
   = help: drop `ssh://deploy@b` from role `web` and add the role's specs to target `bastion`: a role's hosts cannot carry `sudo` or `identity`
 "
+        );
+    }
+
+    #[test]
+    fn what_failed_to_expand_is_not_type_checked_too() {
+        let messages = |text: &str| -> Vec<String> {
+            let source = Source {
+                path: Arc::from(Path::new("ispec.toml")),
+                text: Arc::from(text),
+            };
+            parse_suite(&source, Path::new("/suite"))
+                .unwrap_err()
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        assert_eq!(
+            messages("[target.a]\nssh = \"h:${P}\"\nspecs = [\"a.toml\"]\n"),
+            ["unknown variable `P`"]
+        );
+        // `b` starts after `a`, which is left out: not "`a` is not a target".
+        assert_eq!(
+            messages(
+                "[target.a]\nimage = \"${IMAGE}\"\nspecs = [\"a.toml\"]\n\
+                 [target.b]\nlocal = true\nafter = [\"a\"]\nspecs = [\"b.toml\"]\n\
+                 [defaults]\nwithin = \"${WITHIN}\"\n"
+            ),
+            ["unknown variable `IMAGE`", "unknown variable `WITHIN`"]
         );
     }
 

@@ -277,14 +277,23 @@ pub(super) fn expand_keys(
     }
 }
 
+/// What [`in_suite`] found: the suite's own `[vars]`, the problems, and where a
+/// value could not be expanded.
+pub(super) struct InSuite {
+    /// The `[vars]` table.
+    pub(super) own: BTreeMap<String, String>,
+    /// Problems of `[vars]` and of expanding the other tables' values.
+    pub(super) errors: Vec<SpecError>,
+    /// The tables (`("target", Some("web"))`, or `("defaults", None)` for a whole
+    /// top-level value) holding a value that could not be expanded: a `${X}` left in
+    /// place would only add a second, misleading error, so they are not type-checked.
+    pub(super) unexpanded: Vec<(String, Option<String>)>,
+}
+
 /// A suite's `[vars]` (strings, integers or booleans, taken as text), and every
 /// string value of its other tables expanded with `vars` over them. Errors come with
 /// the suite's other problems.
-pub(super) fn in_suite(
-    ctx: &Ctx<'_>,
-    doc: &mut DeTable<'_>,
-    vars: &Vars,
-) -> (BTreeMap<String, String>, Vec<SpecError>) {
+pub(super) fn in_suite(ctx: &Ctx<'_>, doc: &mut DeTable<'_>, vars: &Vars) -> InSuite {
     let mut errors = Vec::new();
     let mut own = BTreeMap::new();
     if let Some(table) = doc.get("vars") {
@@ -331,13 +340,34 @@ pub(super) fn in_suite(
     }
     let vars = vars.with_suite(own.clone());
     let mut found = Vec::new();
+    let mut unexpanded = Vec::new();
     for (key, value) in doc.iter_mut() {
-        if key.get_ref() != "vars" {
+        let key = key.get_ref().to_string();
+        if key == "vars" {
+            continue;
+        }
+        if let DeValue::Table(table) = value.get_mut() {
+            for (name, body) in table.iter_mut() {
+                let before = found.len();
+                expand_values(ctx, body, &vars, &mut found);
+                if found.len() > before {
+                    unexpanded.push((key.clone(), Some(name.get_ref().to_string())));
+                }
+            }
+        } else {
+            let before = found.len();
             expand_values(ctx, value, &vars, &mut found);
+            if found.len() > before {
+                unexpanded.push((key, None));
+            }
         }
     }
     errors.extend(found.into_iter().map(|(_, e)| e));
-    (own, errors)
+    InSuite {
+        own,
+        errors,
+        unexpanded,
+    }
 }
 
 #[cfg(test)]
