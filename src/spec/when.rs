@@ -527,6 +527,59 @@ mod tests {
     }
 
     #[test]
+    fn values_to_quote_flags_compared_and_empty_versions() {
+        let full = |text: &str| {
+            let e = When::parse(text).unwrap_err();
+            (
+                text[e.range.clone()].to_string(),
+                e.message,
+                e.label,
+                e.help,
+            )
+        };
+        assert_eq!(
+            full("os-version >= 12"),
+            (
+                "12".into(),
+                "`os-version` is compared with a quoted string in `when`".into(),
+                "expected a string".into(),
+                "quote the value: `os-version >= \"12\"` (or with single quotes)".into()
+            )
+        );
+        assert_eq!(
+            full("os-version < 12.4").3,
+            "quote the value: `os-version < \"12.4\"` (or with single quotes)"
+        );
+        assert_eq!(
+            full("os == debian").3,
+            "quote the value: `os == \"debian\"` (or with single quotes)"
+        );
+        assert_eq!(
+            full("docker == \"x\""),
+            (
+                "==".into(),
+                "`docker` is a flag and takes no comparison: `==` in `when`".into(),
+                "not a comparison".into(),
+                "write `docker` or `!docker`".into()
+            )
+        );
+        assert_eq!(
+            parse_error("local ssh >= 'x'").1,
+            "unexpected `ssh` in `when`"
+        );
+        assert_eq!(parse_error("(local) != 'x'").1, "unexpected `!=` in `when`");
+        assert_eq!(
+            full("os-version >= \"\""),
+            (
+                "\"\"".into(),
+                "empty version in `when`".into(),
+                "expected a version".into(),
+                "write e.g. `os-version >= \"12\"`".into()
+            )
+        );
+    }
+
+    #[test]
     fn versions_compare_as_numbers() {
         use std::cmp::Ordering::{Equal, Greater, Less};
         assert_eq!(version_order("12", "9"), Greater);

@@ -59,10 +59,18 @@ impl Tok {
             Self::Or => "`||`".into(),
             Self::Open => "`(`".into(),
             Self::Close => "`)`".into(),
-            Self::Op(_) => "a comparison".into(),
+            Self::Op(op) => format!("`{}`", op_text(*op)),
             Self::Word(w) => format!("`{w}`"),
             Self::Str(s) => format!("the string \"{s}\""),
         }
+    }
+}
+
+/// An operator as `when` spells it (`==`, where version constraints allow `=`).
+fn op_text(op: Op) -> &'static str {
+    match op {
+        Op::Eq => "==",
+        other => other.symbol(),
     }
 }
 
@@ -117,6 +125,15 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                     ));
                 };
                 (Tok::Str(text[i + 1..i + 1 + len].to_string()), len + 2)
+            }
+            // A bare number (`os-version >= 12`) is one token, so the parser can say
+            // to quote it rather than stumble on its first digit.
+            _ if c.is_ascii_digit() => {
+                let len = bytes[i..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || matches!(**b, b'.' | b'-' | b'_'))
+                    .count();
+                (Tok::Word(text[i..i + len].to_string()), len)
             }
             _ if c.is_ascii_alphabetic() => {
                 let len = bytes[i..]
@@ -225,6 +242,21 @@ impl Parser<'_> {
             }
             Tok::Word(word) => {
                 if let Some((_, flag)) = FLAGS.iter().find(|(n, _)| n == word) {
+                    if let Some(Token {
+                        tok: Tok::Op(op),
+                        range,
+                    }) = self.peek()
+                    {
+                        return Err(error(
+                            range.clone(),
+                            format!(
+                                "`{word}` is a flag and takes no comparison: `{}` in `when`",
+                                op_text(*op)
+                            ),
+                            "not a comparison",
+                            &format!("write `{word}` or `!{word}`"),
+                        ));
+                    }
                     return Ok(Expr::Flag(*flag));
                 }
                 if let Some((_, field)) = FIELDS.iter().find(|(n, _)| n == word) {
@@ -285,18 +317,34 @@ impl Parser<'_> {
         }
         match self.peek() {
             Some(Token {
-                tok: Tok::Str(s), ..
+                tok: Tok::Str(s),
+                range,
             }) => {
+                if field == Field::OsVersion && s.trim().is_empty() {
+                    return Err(error(
+                        range.clone(),
+                        "empty version in `when`".into(),
+                        "expected a version",
+                        &format!("write e.g. `{example}`"),
+                    ));
+                }
                 let s = s.clone();
                 self.at += 1;
                 Ok(Expr::Cmp(field, op, s))
             }
-            next => Err(error(
-                next.map_or(op_range.end..op_range.end, |t| t.range.clone()),
-                format!("`{word}` is compared with a quoted string in `when`"),
-                "expected a string",
-                &format!("quote the value: `{example}` (or with single quotes)"),
-            )),
+            next => {
+                // A bare word or number: show it quoted.
+                let quoted = match next.map(|t| &t.tok) {
+                    Some(Tok::Word(w)) => format!("{word} {} \"{w}\"", op_text(op)),
+                    _ => example.to_string(),
+                };
+                Err(error(
+                    next.map_or(op_range.end..op_range.end, |t| t.range.clone()),
+                    format!("`{word}` is compared with a quoted string in `when`"),
+                    "expected a string",
+                    &format!("quote the value: `{quoted}` (or with single quotes)"),
+                ))
+            }
         }
     }
 }
