@@ -858,6 +858,24 @@ error: 2 problems in the specs; nothing was run
     }
 
     #[test]
+    fn a_cycle_points_at_the_after_entry_that_makes_it() {
+        assert_eq!(
+            errors(
+                "[target.db]\nlocal = true\nspecs = [\"db.toml\"]\n\n\
+                 [target.api]\nlocal = true\nafter = [\"db\", \"web\"]\nspecs = [\"api.toml\"]\n\n\
+                 [target.web]\nlocal = true\nafter = [\"api\"]\nspecs = [\"web.toml\"]\n"
+            ),
+            "\
+error: targets wait for each other: api → web → api
+ --> ispec.toml:7:16
+  |
+7 | after = [\"db\", \"web\"]
+  |                ^^^^^ remove one `after` so one of them can start first
+"
+        );
+    }
+
+    #[test]
     fn relative_mount_sources_are_the_suite_folders() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("conf")).unwrap();

@@ -81,7 +81,13 @@ pub(super) fn order(ctx: &Ctx<'_>, entries: &[(Range<usize>, Entry)]) -> Vec<Spe
     for t in &targets {
         if let Some(cycle) = visit(t, &targets, &mut Vec::new(), &mut done) {
             let first = targets.iter().find(|x| x.name == cycle[0]).unwrap_or(t);
-            let span = first.after.first().map_or(0..0, |(_, s)| s.clone());
+            // The `after` entry that makes the cycle, not just the first one.
+            let span = first
+                .after
+                .iter()
+                .find(|(dep, _)| cycle.get(1) == Some(dep))
+                .or(first.after.first())
+                .map_or(0..0, |(_, s)| s.clone());
             errors.push(ctx.error(
                 span,
                 format!("targets wait for each other: {}", cycle.join(" → ")),
