@@ -2,6 +2,7 @@
 //! kinds in [`crate::resource::KINDS`], every property type-checked. No target is
 //! touched here.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -168,9 +169,7 @@ fn load_source(
                 continue;
             };
             let mut errs = Vec::new();
-            vars::expand_keys(&ctx, ids, vars, &mut errs);
-            // An id left as `${X}` would only add a second, misleading error.
-            unexpanded.extend(errs.iter().map(|(at, _)| *at));
+            // Ids are expanded below, where duplicates are checked.
             for (id_key, body) in ids.iter_mut() {
                 let at = id_key.span().start;
                 let before = errs.len();
@@ -199,8 +198,20 @@ fn load_source(
             continue;
         };
         for (id_key, body) in ids {
-            let id = id_key.get_ref().to_string();
             let at = id_key.span().start;
+            let written = id_key.get_ref();
+            // The id with its variables replaced; one that cannot be is an error, and
+            // left out (type-checking `${X}` would only add a misleading second one).
+            let expanded = match vars.map(|v| vars::expand(written, v)) {
+                Some(Ok(Cow::Owned(new))) => Some(Spanned::new(id_key.span(), Cow::Owned(new))),
+                Some(Err(e)) => {
+                    found.push((at, vars::error(&ctx, &id_key.span(), written, &e)));
+                    continue;
+                }
+                _ => None,
+            };
+            let id_key = expanded.as_ref().unwrap_or(id_key);
+            let id = id_key.get_ref().to_string();
             if !matches!(body.get_ref(), DeValue::Table(_)) {
                 // `[command]` then `exit-status = 0`: the header lacks the id.
                 found.push((
@@ -232,7 +243,11 @@ fn load_source(
                             ctx.error(
                                 id_key.span(),
                                 format!("`{} {id}` is declared twice", kind.key),
-                                "declared again here",
+                                &if expanded.is_some() {
+                                    format!("declared again here, as `{id}` once its variables are replaced")
+                                } else {
+                                    "declared again here".to_string()
+                                },
                             )
                             .help(format!("first declared at {first}; merge the two")),
                         ));
@@ -271,22 +286,50 @@ mod tests {
     use super::*;
     use crate::spec::Declared;
 
-    /// The messages of the errors loading `text` with no variables defined.
-    fn messages_without_vars(text: &str) -> Vec<String> {
+    /// The errors loading `text` with `vars`.
+    fn errors_with(text: &str, vars: &Vars) -> Vec<SpecError> {
         let source = Source {
             path: Arc::from(Path::new("s.toml")),
             text: Arc::from(text),
         };
         let mut errors = Vec::new();
-        let vars = Vars::none();
         load_source(
             &source,
-            Some(&vars),
+            Some(vars),
             &mut Spec::default(),
             &mut HashMap::new(),
             &mut errors,
         );
-        errors.into_iter().map(|e| e.message).collect()
+        errors
+    }
+
+    /// The messages of the errors loading `text` with no variables defined.
+    fn messages_without_vars(text: &str) -> Vec<String> {
+        errors_with(text, &Vars::none())
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn ids_equal_once_expanded_are_declared_twice() {
+        let mut vars = Vars::none();
+        vars.set("A", "x");
+        let errors = errors_with(
+            "[file.\"/etc/x\"]\nexists = true\n\n[file.\"/etc/${A}\"]\nexists = true\n",
+            &vars,
+        );
+        assert_eq!(
+            SpecErrors(errors).to_string(),
+            "\
+error: `file /etc/x` is declared twice
+ --> s.toml:4:7
+  |
+4 | [file.\"/etc/${A}\"]
+  |       ^^^^^^^^^^^ declared again here, as `/etc/x` once its variables are replaced
+  = help: first declared at s.toml:1:7; merge the two
+"
+        );
     }
 
     #[test]

@@ -241,42 +241,6 @@ pub(super) fn expand_values(
     }
 }
 
-/// Expands the keys of `table` (resource ids, say). Two keys that become one are an
-/// error at the second.
-pub(super) fn expand_keys(
-    ctx: &Ctx<'_>,
-    table: &mut DeTable<'_>,
-    vars: &Vars,
-    errors: &mut Vec<(usize, SpecError)>,
-) {
-    if !table.keys().any(|k| k.get_ref().contains("${")) {
-        return;
-    }
-    let old = std::mem::take(table);
-    for (key, value) in old {
-        let span = key.span();
-        let new_key = match expand(key.get_ref(), vars) {
-            Ok(Cow::Owned(new)) => Spanned::new(span.clone(), Cow::Owned(new)),
-            Ok(Cow::Borrowed(_)) => key,
-            Err(e) => {
-                errors.push((span.start, error(ctx, &span, key.get_ref(), &e)));
-                key
-            }
-        };
-        let name = new_key.get_ref().to_string();
-        if table.insert(new_key, value).is_some() {
-            errors.push((
-                span.start,
-                ctx.error(
-                    span,
-                    format!("`{name}` is declared twice once its variables are replaced"),
-                    "the same as an earlier one",
-                ),
-            ));
-        }
-    }
-}
-
 /// What [`in_suite`] found: the suite's own `[vars]`, the problems, and where a
 /// value could not be expanded.
 pub(super) struct InSuite {
