@@ -241,6 +241,29 @@ pub(super) fn expand_values(
     }
 }
 
+/// The value of a `[vars]` string: taken as written, but for `$${`, which is `${`.
+/// A `${NAME}` in it is an error: `[vars]` values are not expanded, so it would stay
+/// in the value as text, which is not what its author meant.
+fn own_value(ctx: &Ctx<'_>, span: &Range<usize>, text: &str) -> Result<String, SpecError> {
+    match expand(text, &Vars::none()) {
+        Ok(value) => Ok(value.into_owned()),
+        Err(ExpandError {
+            range,
+            problem: Problem::Unknown(name),
+        }) => Err(ctx
+            .error(
+                ctx.source.inside(span, text, &range),
+                format!("`[vars]` values are not expanded: `${{{name}}}` would stay as text"),
+                "not expanded",
+            )
+            .help(
+                "write the value in full (the environment or `--var` can still override \
+                 the whole variable), or `$${` for a literal `${`",
+            )),
+        Err(e) => Err(error(ctx, span, text, &e)),
+    }
+}
+
 /// What [`in_suite`] found: the suite's own `[vars]`, the problems, and where a
 /// value could not be expanded.
 pub(super) struct InSuite {
@@ -266,8 +289,29 @@ pub(super) fn in_suite(ctx: &Ctx<'_>, doc: &mut DeTable<'_>, vars: &Vars) -> InS
                 for (key, value) in table {
                     let name = key.get_ref();
                     let text = match value.get_ref() {
-                        DeValue::String(s) => s.to_string(),
-                        DeValue::Integer(i) => i.as_str().to_string(),
+                        DeValue::String(s) => match own_value(ctx, &value.span(), s) {
+                            Ok(text) => text,
+                            Err(e) => {
+                                errors.push(e);
+                                continue;
+                            }
+                        },
+                        // `0x10` is 16: the digits alone would be read as decimal.
+                        DeValue::Integer(i) => {
+                            if let Ok(n) = i64::from_str_radix(i.as_str(), i.radix()) {
+                                n.to_string()
+                            } else {
+                                errors.push(
+                                    ctx.error(
+                                        value.span(),
+                                        format!("variable `{name}` is out of range"),
+                                        "not a 64-bit integer",
+                                    )
+                                    .help(format!("write it as a string: `{name} = \"...\"`")),
+                                );
+                                continue;
+                            }
+                        }
                         DeValue::Boolean(b) => b.to_string(),
                         other => {
                             errors.push(
@@ -397,6 +441,55 @@ mod tests {
             );
         v.set("A", "set");
         assert_eq!(expand("${A} ${B} ${C}", &v).unwrap(), "set env suite");
+    }
+
+    /// The `[vars]` of a suite's text, or its errors as printed.
+    fn own(text: &str) -> Result<BTreeMap<String, String>, String> {
+        let source = crate::spec::Source {
+            path: std::sync::Arc::from(std::path::Path::new("ispec.toml")),
+            text: std::sync::Arc::from(text),
+        };
+        let ctx = Ctx { source: &source };
+        let mut doc = DeTable::parse(text).unwrap();
+        let found = in_suite(&ctx, doc.get_mut(), &Vars::none());
+        if found.errors.is_empty() {
+            Ok(found.own)
+        } else {
+            Err(crate::spec::SpecErrors(found.errors).to_string())
+        }
+    }
+
+    #[test]
+    fn suite_vars_integers_keep_their_radix() {
+        let vars =
+            own("[vars]\nHEX = 0x10\nOCT = 0o17\nBIN = 0b101\nBIG = 1_000\nNEG = -3\n").unwrap();
+        let got: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("BIG", "1000"),
+                ("BIN", "5"),
+                ("HEX", "16"),
+                ("NEG", "-3"),
+                ("OCT", "15")
+            ]
+        );
+    }
+
+    #[test]
+    fn suite_vars_are_not_expanded() {
+        assert_eq!(
+            own("[vars]\nA = \"x\"\nB = \"${A}/y\"\n").unwrap_err(),
+            "\
+error: `[vars]` values are not expanded: `${A}` would stay as text
+ --> ispec.toml:3:6
+  |
+3 | B = \"${A}/y\"
+  |      ^^^^ not expanded
+  = help: write the value in full (the environment or `--var` can still override the whole variable), or `$${` for a literal `${`
+"
+        );
+        assert_eq!(own("[vars]\nB = \"$${A}\"\n").unwrap()["B"], "${A}");
     }
 
     #[test]
