@@ -226,6 +226,16 @@ impl Suite {
     }
 }
 
+/// How the suite table `table` is written: `[vars]` and `[defaults]` are one table,
+/// `[target.NAME]` and `[role.NAME]` one per target or role.
+fn table_form(table: &str) -> String {
+    if matches!(table, "vars" | "defaults") {
+        format!("[{table}]")
+    } else {
+        format!("[{table}.NAME]")
+    }
+}
+
 /// Reads a suite file, its `${VAR}`s from its `[vars]` and the environment.
 pub fn load_suite(path: &Path) -> Result<Suite, SpecErrors> {
     load_suite_with(path, &Vars::from_env())
@@ -295,8 +305,8 @@ fn parse_suite_with(
         }
         if !TABLES.contains(&table_key) {
             let label = did_you_mean(table_key, TABLES.iter().copied()).map_or_else(
-                || "expected `[target.NAME]`, `[role.NAME]` or `[defaults]`".to_string(),
-                |m| format!("did you mean `[{m}.NAME]`?"),
+                || "expected `[target.NAME]`, `[role.NAME]`, `[defaults]` or `[vars]`".to_string(),
+                |m| format!("did you mean `{}`?", table_form(m)),
             );
             errors.push(ctx.error(
                 key.span(),
@@ -712,6 +722,34 @@ error: `ssh://deploy@b` is both target `bastion` and a host of role `web`
                  [defaults]\nwithin = \"${WITHIN}\"\n"
             ),
             ["unknown variable `IMAGE`", "unknown variable `WITHIN`"]
+        );
+    }
+
+    #[test]
+    fn a_table_typo_suggests_the_tables_own_form() {
+        let label = |text: &str| {
+            let err = errors(text);
+            err.lines()
+                .find(|l| l.contains('^'))
+                .map(|l| l.trim_start_matches(|c| " |^".contains(c)).to_string())
+                .unwrap_or(err)
+        };
+        assert_eq!(label("[var]\nA = \"x\"\n"), "did you mean `[vars]`?");
+        assert_eq!(
+            label("[default]\nwithin = \"1s\"\n"),
+            "did you mean `[defaults]`?"
+        );
+        assert_eq!(
+            label("[targets.a]\nlocal = true\n"),
+            "did you mean `[target.NAME]`?"
+        );
+        assert_eq!(
+            label("[roles.a]\nhosts = []\n"),
+            "did you mean `[role.NAME]`?"
+        );
+        assert_eq!(
+            label("[hosts.a]\n"),
+            "expected `[target.NAME]`, `[role.NAME]`, `[defaults]` or `[vars]`"
         );
     }
 
