@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::source::Source;
+
 /// One problem in a spec, rendered with its file, line, column and the offending line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecError {
@@ -71,6 +73,40 @@ impl fmt::Display for SpecErrors {
 }
 
 impl std::error::Error for SpecErrors {}
+
+/// The error for a file that is not TOML, at the place the parser stopped: its first
+/// line as the message, the rest as the label, and `help` (or `duplicate_help` for a
+/// key written twice) to say what the file should look like. Spec files and suites
+/// both use it, so both explain a TOML mistake alike.
+pub(super) fn invalid_toml(
+    source: &Source,
+    e: &toml::de::Error,
+    help: &str,
+    duplicate_help: &str,
+) -> SpecError {
+    let span = e.span().unwrap_or(0..0);
+    let mut lines = e.message().lines();
+    let message = lines.next().unwrap_or("invalid TOML");
+    let label: Vec<&str> = lines.map(str::trim).filter(|l| !l.is_empty()).collect();
+    // The mistake may be earlier (an unclosed quote), so say only where reading stopped.
+    let label = if label.is_empty() {
+        "the TOML parser stopped here".to_string()
+    } else {
+        label.join("; ")
+    };
+    SpecError {
+        snippet: Some(source.snippet(&span, &label)),
+        help: Some(
+            if message.contains("duplicate key") {
+                duplicate_help
+            } else {
+                help
+            }
+            .to_string(),
+        ),
+        message: format!("invalid TOML: {message}"),
+    }
+}
 
 /// The closest of `candidates` to `word`, if one is close enough to suggest.
 pub fn did_you_mean<'a>(

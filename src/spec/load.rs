@@ -14,7 +14,7 @@ use crate::resource;
 
 use super::decl::Spec;
 use super::declare::declare;
-use super::error::{SpecError, SpecErrors, did_you_mean};
+use super::error::{SpecError, SpecErrors, did_you_mean, invalid_toml};
 use super::matcher::{Ctx, backticked};
 use super::source::{Location, Source};
 use super::vars::{self, Vars};
@@ -140,21 +140,14 @@ fn load_source(
     let mut doc = match DeTable::parse(&source.text) {
         Ok(doc) => doc,
         Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            let mut lines = e.message().lines();
-            let message = lines.next().unwrap_or("invalid TOML").to_string();
-            let label: Vec<&str> = lines.map(str::trim).filter(|l| !l.is_empty()).collect();
-            let help = if message.contains("duplicate key") {
-                "write each property once per resource; to require several things of one \
-                 property, combine matchers: `stdout = { all = [...] }`"
-            } else {
+            errors.push(invalid_toml(
+                source,
+                &e,
                 "a spec is TOML: a header such as `[command.\"ID\"]`, then one \
-                 `property = value` per line, strings in double quotes"
-            };
-            errors.push(
-                ctx.error(span, format!("invalid TOML: {message}"), &label.join("; "))
-                    .help(help),
-            );
+                 `property = value` per line, strings in double quotes",
+                "write each property once per resource; to require several things of one \
+                 property, combine matchers: `stdout = { all = [...] }`",
+            ));
             return;
         }
     };

@@ -28,7 +28,7 @@ use toml::de::{DeTable, DeValue};
 
 use crate::backend::TargetSpec;
 
-use super::error::{SpecError, SpecErrors, did_you_mean};
+use super::error::{SpecError, SpecErrors, did_you_mean, invalid_toml};
 use super::matcher::{Ctx, backticked};
 use super::source::Source;
 use super::vars::Vars;
@@ -272,10 +272,12 @@ fn parse_suite_with(
 ) -> Result<Suite, Vec<SpecError>> {
     let ctx = Ctx { source };
     let mut doc = DeTable::parse(&source.text).map_err(|e| {
-        vec![ctx.error(
-            e.span().unwrap_or(0..0),
-            format!("invalid TOML: {}", e.message().lines().next().unwrap_or("")),
-            "",
+        vec![invalid_toml(
+            source,
+            &e,
+            "a suite is TOML: tables such as `[target.NAME]` or `[role.NAME]`, each \
+             with one `key = value` per line, strings in double quotes",
+            "write each key once per table",
         )]
     })?;
     let super::vars::InSuite {
@@ -750,6 +752,21 @@ error: `ssh://deploy@b` is both target `bastion` and a host of role `web`
         assert_eq!(
             label("[hosts.a]\n"),
             "expected `[target.NAME]`, `[role.NAME]`, `[defaults]` or `[vars]`"
+        );
+    }
+
+    #[test]
+    fn invalid_toml_is_explained_as_in_spec_files() {
+        assert_eq!(
+            errors("[target.a]\nlocal = true\nspecs = [\"a.toml]\n"),
+            "\
+error: invalid TOML: unclosed array, expected `]`
+ --> ispec.toml:3:18
+  |
+3 | specs = [\"a.toml]
+  |                  ^ the TOML parser stopped here
+  = help: a suite is TOML: tables such as `[target.NAME]` or `[role.NAME]`, each with one `key = value` per line, strings in double quotes
+"
         );
     }
 

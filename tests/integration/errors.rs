@@ -47,7 +47,7 @@ fn toml_syntax() {
  --> SPECS/spec.toml:2:15
   |
 2 | exit-status = = 0
-  |               ^
+  |               ^ the TOML parser stopped here
   = help: a spec is TOML: a header such as `[command."ID"]`, then one `property = value` per line, strings in double quotes
 "#
     );
