@@ -74,6 +74,9 @@ pub struct Host {
     timeout: Duration,
     /// The target's name in a suite (`[target.NAME]`), for `when` conditions.
     name: Option<Arc<str>>,
+    /// Another name `when` conditions know it by: `image:IMAGE` for a suite's image
+    /// target, as for `--image IMAGE`.
+    alias: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -117,6 +120,7 @@ impl Host {
             memo: Arc::default(),
             timeout: Duration::from_secs(30),
             name: None,
+            alias: None,
         }
     }
 

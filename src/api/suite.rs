@@ -94,7 +94,7 @@ impl Run {
                         self.gather.unwrap_or(Mode::Probe),
                         self.options().jobs,
                     )
-                    .named(target.name.as_str()),
+                    .named_in_suite(&target.name, &target.target),
                 }),
                 Some(Err(ConnectError::Backend(e))) => return Err(RunError::Unreachable(e)),
                 Some(Err(other)) => return Err(RunError::BadTarget(other.to_string())),

@@ -203,8 +203,8 @@ fn connect_jobs(
     for (p, connected) in planned.into_iter().zip(connected) {
         if let Some(Ok(c)) = connected {
             let mut host = Host::gathering(c.backend, mode, usize::from(args.jobs));
-            if let Some(name) = p.name {
-                host = host.named(name);
+            if let Some(name) = &p.name {
+                host = host.named_in_suite(name, &p.target);
             }
             host.add_phase(c.phase, c.took);
             jobs.push(Job { plan: p.plan, host });
