@@ -310,14 +310,13 @@ fn alias(arch: &str) -> &str {
     }
 }
 
-/// Compares dotted versions part by part, numbers as numbers: `12` < `12.1` < `13`;
-/// a version with fewer parts compares only as far as it goes (`12.4 == 12`).
+/// Compares dotted versions part by part, numbers as numbers: `12` < `12.1` < `13`.
+/// Only as far as `want` goes (`12.4 == 12`); a part `have` lacks counts as 0
+/// (`12 == 12.0`, so `os-version >= "12.0"` holds on Debian 12).
 fn version_order(have: &str, want: &str) -> std::cmp::Ordering {
     let mut have = have.split('.');
     for w in want.split('.') {
-        let Some(h) = have.next() else {
-            return std::cmp::Ordering::Less;
-        };
+        let h = have.next().unwrap_or("0");
         let order = match (h.parse::<u64>(), w.parse::<u64>()) {
             (Ok(h), Ok(w)) => h.cmp(&w),
             _ => h.cmp(w),
@@ -587,5 +586,12 @@ mod tests {
         assert_eq!(version_order("12", "12.1"), Less);
         assert_eq!(version_order("3.19.1", "3.19"), Equal);
         assert_eq!(version_order("24.04", "24.4"), Equal);
+        assert_eq!(version_order("12", "12.0"), Equal);
+        assert_eq!(version_order("12", "12.0.0"), Equal);
+        assert_eq!(version_order("12", "11.9"), Greater);
+        assert!(holds(
+            "os-version >= '12.0' && os-version == '12.0'",
+            &DEBIAN
+        ));
     }
 }
