@@ -128,11 +128,11 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     parallel: u16,
     /// Time limit for observing one resource, e.g. `30s`.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::spec::parse_duration)]
     timeout: Duration,
     /// Retry each failing resource without a `within` of its own until it holds or
     /// this much time has passed, e.g. `20s` (over the suite's `[defaults] within`)
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::spec::parse_duration)]
     within: Option<Duration>,
     /// Human format: show only resources that failed or errored.
     #[arg(short, long)]

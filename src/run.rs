@@ -79,7 +79,7 @@ pub fn execute(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(decl) = decls.get(i) else { break };
-                if tx.send((i, check_resource(decl, &host, &opts))).is_err() {
+                if tx.send((i, check_guarded(decl, &host, &opts))).is_err() {
                     break;
                 }
             }
@@ -100,9 +100,52 @@ pub fn execute(
             emitted += 1;
         }
     }
+    // A resource whose result never came (its thread died) is an error, never left out.
+    for decl in decls.iter().skip(emitted) {
+        let results = pending.remove(&emitted).unwrap_or_else(|| {
+            let why = Outcome::Error("ispec bug: this resource was never checked".into());
+            unobserved(decl, host, &why, judging)
+        });
+        for r in &results {
+            summary.count(r);
+        }
+        out.resource(&results)?;
+        emitted += 1;
+    }
     host.add_phase(Phase::Judge, judging.elapsed());
     summary.duration = started.elapsed();
     Ok(summary)
+}
+
+/// [`check_resource`], with a panic turned into an error result for the resource's
+/// checks: a bug in one resource kind must not drop results and let a run pass.
+fn check_guarded(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> Vec<CheckResult> {
+    guarded(decl, host, || check_resource(decl, host, opts))
+}
+
+/// The results `check` gives, or, if it panics, an error for every check of `decl`.
+fn guarded(
+    decl: &Declared,
+    host: &Host,
+    check: impl FnOnce() -> Vec<CheckResult>,
+) -> Vec<CheckResult> {
+    let started = Instant::now();
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).unwrap_or_else(|panic| {
+        let why = format!(
+            "ispec bug: checking this resource panicked: {} (please report it)",
+            panic_message(&*panic)
+        );
+        unobserved(decl, host, &Outcome::Error(why), started)
+    })
+}
+
+/// What a panic said, when it said it in words.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 /// The facts `decl` names for its checks. A resource with a time limit of its own
@@ -189,7 +232,12 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         }
     }
     let timeout = decl.timeout.unwrap_or(opts.timeout);
-    let deadline = decl.within.or(opts.within).map(|w| started + w);
+    // A `within` too long for the clock waits as long as the clock can count.
+    let deadline = decl.within.or(opts.within).map(|w| {
+        started
+            .checked_add(w)
+            .unwrap_or_else(|| far_future(started))
+    });
     let mut attempts = 0;
     let mut pause = FIRST_PAUSE.min(opts.retry_interval);
     let mut view = host.with_timeout(timeout);
@@ -216,6 +264,12 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
             view.prefetch_light(facts_of(decl, os.as_ref(), Some(&view), opts));
         }
     }
+}
+
+/// A moment a century after `from`: a deadline no run reaches.
+fn far_future(from: Instant) -> Instant {
+    from.checked_add(Duration::from_secs(100 * 365 * 24 * 60 * 60))
+        .unwrap_or(from)
 }
 
 /// Every check of a resource that was not observed, with one outcome and no value.
@@ -260,10 +314,19 @@ fn observe(decl: &Arc<Declared>, host: &Host, timeout: Duration) -> Result<Obser
     let (tx, rx) = mpsc::channel();
     let (resource, host) = (Arc::clone(&decl.resource), host.clone());
     thread::spawn(move || {
-        let _ = tx.send(resource.probe(&host, &wanted));
+        let seen = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            resource.probe(&host, &wanted)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(ProbeError::Failed(format!(
+                "ispec bug: the probe panicked: {} (please report it)",
+                panic_message(&*panic)
+            )))
+        });
+        let _ = tx.send(seen);
     });
     // A little grace beyond the backend's own limit, so its clearer error wins.
-    match rx.recv_timeout(timeout + Duration::from_millis(500)) {
+    match rx.recv_timeout(timeout.saturating_add(Duration::from_millis(500))) {
         Ok(seen) => seen,
         Err(mpsc::RecvTimeoutError::Timeout) => Err(ProbeError::Timeout(timeout)),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(ProbeError::Failed(
@@ -329,4 +392,86 @@ fn judge(
         }
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::path::Path;
+
+    use super::*;
+    use crate::spec::load_str;
+
+    /// A resource kind with a bug: its probe panics.
+    #[derive(Debug)]
+    struct Panics;
+
+    impl crate::resource::Resource for Panics {
+        fn probe(&self, _host: &Host, _wanted: &[&'static str]) -> Result<Observed, ProbeError> {
+            panic!("a bug in a resource kind")
+        }
+    }
+
+    /// Keeps every result it hears.
+    #[derive(Default)]
+    struct Kept(Vec<CheckResult>);
+
+    impl Reporter for Kept {
+        fn start(&mut self, _total: usize) -> io::Result<()> {
+            Ok(())
+        }
+        fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
+            self.0.extend_from_slice(results);
+            Ok(())
+        }
+        fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_probe_that_panics_is_an_error_and_the_others_are_still_reported() {
+        let spec = load_str(
+            Path::new("spec.toml"),
+            "[command.\"true\"]\nexit-status = 0\n\n[command.\"false\"]\nexit-status = 0\n",
+        )
+        .unwrap();
+        let mut plan = Plan::build(spec, &crate::plan::Filter::default());
+        let mut buggy = Arc::try_unwrap(plan.decls.remove(0)).expect("the plan's own");
+        buggy.resource = Arc::new(Panics);
+        buggy.id = "buggy".into();
+        plan.decls.insert(0, Arc::new(buggy));
+        let mut kept = Kept::default();
+        let summary = execute(&plan, &Host::local(), &RunOptions::default(), &mut kept).unwrap();
+        let seen: Vec<(&str, &Outcome)> =
+            kept.0.iter().map(|r| (r.id.as_str(), &r.outcome)).collect();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0].0, "buggy");
+        assert!(
+            matches!(seen[0].1, Outcome::Error(why) if why.contains("the probe panicked: a bug in a resource kind")),
+            "{seen:?}"
+        );
+        assert_eq!(seen[1], ("false", &Outcome::Fail));
+        assert_eq!((summary.errored, summary.failed, summary.passed), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_check_that_panics_is_an_error_for_each_of_its_properties() {
+        let spec = load_str(
+            Path::new("spec.toml"),
+            "[command.\"true\"]\nexit-status = 0\nstdout = \"\"\n",
+        )
+        .unwrap();
+        let plan = Plan::build(spec, &crate::plan::Filter::default());
+        let results = guarded(&plan.decls[0], &Host::local(), || {
+            panic!("deadline out of range")
+        });
+        assert_eq!(results.len(), 2);
+        for r in results {
+            assert!(
+                matches!(&r.outcome, Outcome::Error(why) if why.contains("panicked: deadline out of range")),
+                "{r:?}"
+            );
+        }
+    }
 }

@@ -30,7 +30,7 @@ pub(super) struct SshArgs {
     #[arg(long)]
     pub(super) sudo: bool,
     /// How long connecting and logging in to a host may take.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::spec::parse_duration)]
     pub(super) connect_timeout: Duration,
 }
 
@@ -99,7 +99,7 @@ pub(super) struct ContainerArgs {
     )]
     pub(super) wait_health: Option<bool>,
     /// How long the container may take to become ready [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::spec::parse_duration)]
     pub(super) wait_within: Option<Duration>,
     /// Leave throwaway containers running afterwards, and print how to get in.
     #[arg(long)]

@@ -71,6 +71,12 @@ pub fn in_order<T: Send, E: Send>(
         for _ in 0..parallel.clamp(1, steps.len().max(1)) {
             scope.spawn(|| {
                 while let Some(i) = next() {
+                    let _unwinding = DownIfUnwinding {
+                        step: i,
+                        progress: &progress,
+                        changed: &changed,
+                        failed: &failed,
+                    };
                     let result = reach(i);
                     let up = result.is_ok();
                     if !up {
@@ -88,6 +94,26 @@ pub fn in_order<T: Send, E: Send>(
         .into_iter()
         .map(|s| s.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect()
+}
+
+/// Marks a step `Down` if reaching it panics, so the steps after it are not waited
+/// for forever; the panic goes on to the caller once every thread has stopped.
+struct DownIfUnwinding<'a> {
+    step: usize,
+    progress: &'a Mutex<Vec<Progress>>,
+    changed: &'a Condvar,
+    failed: &'a AtomicBool,
+}
+
+impl Drop for DownIfUnwinding<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.failed.store(true, Ordering::Relaxed);
+            self.progress.lock().unwrap_or_else(PoisonError::into_inner)[self.step] =
+                Progress::Down;
+            self.changed.notify_all();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -133,5 +159,23 @@ mod tests {
         assert!(matches!(all[0], Some(Err("down"))));
         assert!(all[1].is_none(), "needs step 0");
         assert!(matches!(all[2], Some(Ok(2))), "still tried");
+    }
+
+    #[test]
+    fn a_step_that_panics_lets_the_run_end_and_the_panic_through() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(|| {
+                in_order(&steps(&[&[], &[0], &[]]), 2, |i| {
+                    assert!(i != 0, "step 0 cannot be reached");
+                    Ok::<usize, ()>(i)
+                })
+            });
+            let _ = tx.send(outcome.is_err());
+        });
+        let panicked = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("in_order still waits for the steps after one that panicked");
+        assert!(panicked, "the panic reaches the caller");
     }
 }

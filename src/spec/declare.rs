@@ -207,6 +207,26 @@ fn str_setting(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<String, Spe
     }
 }
 
+/// The longest time limit a spec, a suite or the command line may give: a year. Longer
+/// ones are surely typing mistakes, and past a few billion years `Instant` arithmetic
+/// overflows.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// A duration as the command line takes it (`30s`, `1m 30s`), at most [`MAX_DURATION`].
+///
+/// # Errors
+///
+/// Says what is wrong with the text, or that it is longer than a year.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{text}` is longer than a year; give a limit under a year"
+        ));
+    }
+    Ok(d)
+}
+
 fn duration(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<Duration, SpecError> {
     let invalid = || {
         ctx.error(
@@ -218,15 +238,33 @@ fn duration(ctx: &Ctx<'_>, name: &str, node: &Node<'_>) -> Result<Duration, Spec
             "write a number and a unit: `{name} = \"20s\"`, \"500ms\" or \"1m 30s\""
         ))
     };
+    let too_long = |d: Duration| {
+        if d > MAX_DURATION {
+            Err(ctx
+                .error(
+                    node.span(),
+                    format!("`{name}` is longer than a year"),
+                    "too long",
+                )
+                .help(format!(
+                    "a wait that long never ends a run; give `{name}` a limit under a year, such as \"10m\""
+                )))
+        } else {
+            Ok(d)
+        }
+    };
     match node.get_ref() {
-        DeValue::String(s) => humantime::parse_duration(s).map_err(|_| invalid()),
+        DeValue::String(s) => humantime::parse_duration(s)
+            .map_err(|_| invalid())
+            .and_then(too_long),
         DeValue::Integer(i) => i
             .as_str()
             .parse::<u64>()
             .ok()
             .filter(|_| i.radix() == 10)
             .map(Duration::from_secs)
-            .ok_or_else(invalid),
+            .ok_or_else(invalid)
+            .and_then(too_long),
         other => Err(type_error(
             ctx,
             name,

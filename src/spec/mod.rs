@@ -11,6 +11,7 @@ mod vars;
 pub mod when;
 
 pub use decl::{Check, Declared, Spec};
+pub use declare::{MAX_DURATION, parse_duration};
 pub use error::{SpecError, SpecErrors, did_you_mean};
 pub use load::{load, load_str, load_with};
 pub use source::{Location, Source};

@@ -362,3 +362,27 @@ fn missing_spec_of_a_suite_points_at_the_suite() {
 "#
     );
 }
+
+#[test]
+fn a_time_limit_over_a_year() {
+    assert_eq!(
+        spec_err("[command.\"false\"]\nexit-status = 0\nwithin = \"500000000000y\"\n"),
+        r#"error: `within` is longer than a year
+ --> SPECS/spec.toml:3:10
+  |
+3 | within = "500000000000y"
+  |          ^^^^^^^^^^^^^^^ too long
+  = help: a wait that long never ends a run; give `within` a limit under a year, such as "10m"
+"#
+    );
+    let out = ispec()
+        .args(["run", "--within", "2years", "--timeout", "1s"])
+        .output()
+        .expect("ispec runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`2years` is longer than a year; give a limit under a year"),
+        "{stderr}"
+    );
+}

@@ -138,7 +138,7 @@ impl Values<'_, '_> {
 
     pub(super) fn duration(&self, key: &str, value: &Node<'_>) -> Result<Duration, SpecError> {
         let text = self.string(key, value)?;
-        humantime::parse_duration(&text).map_err(|e| {
+        crate::spec::parse_duration(&text).map_err(|e| {
             self.invalid(
                 key,
                 value,
