@@ -303,7 +303,19 @@ impl Resource for Process {
             "zombies",
             int(matching.iter().filter(|p| p.is_zombie()).count()),
         );
-        if super::wants(wanted, "open-fds") || super::wants(wanted, "total-open-fds") {
+        if matching.is_empty() && self.name != EVERY {
+            // Hygiene of a process that does not run cannot be seen: "no zombies"
+            // would pass for a service that crashed.
+            for prop in ["zombies", "open-fds", "total-open-fds"] {
+                seen.put(
+                    prop,
+                    Err(ProbeError::Failed(format!(
+                        "no process named `{}` runs, so its {prop} cannot be counted",
+                        self.name
+                    ))),
+                );
+            }
+        } else if super::wants(wanted, "open-fds") || super::wants(wanted, "total-open-fds") {
             let fds = open_fds(&matching);
             seen.put(
                 "open-fds",
@@ -500,11 +512,20 @@ mod tests {
         );
         let seen = new("ispec-no-such-process", &Options::new())
             .unwrap()
-            .probe(&host, &["running", "users"])
+            .probe(&host, &["running", "users", "zombies", "open-fds"])
             .unwrap();
         assert_eq!(seen.get("running").unwrap(), &Value::Bool(false));
         assert_eq!(seen.get("count").unwrap(), &Value::Int(0));
         assert_eq!(seen.get("users").unwrap(), &Value::List(vec![]));
+        // The hygiene of a process that does not run is an error, never "no zombies".
+        for prop in ["zombies", "open-fds", "total-open-fds"] {
+            assert_eq!(
+                seen.get(prop).unwrap_err().to_string(),
+                format!(
+                    "no process named `ispec-no-such-process` runs, so its {prop} cannot be counted"
+                )
+            );
+        }
         // One listing served both probes.
         assert_eq!(host.round_trips(), 2);
     }
