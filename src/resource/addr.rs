@@ -19,13 +19,13 @@ use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
 use crate::gather::net::{Connect, Connected, Net, NetAnswer, NetQuery, millis};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
-use super::{Kind, Observed, Options, PropDef, Resource};
+use super::{Kind, Observed, Options, PropDef, Resource, dns};
 
 pub(super) const KIND: Kind = Kind {
     key: "addr",
@@ -190,49 +190,13 @@ impl Addr {
         }
         let limit = inside_limit(host.timeout());
         let out = host.run_memo(&self.inside_cmd(host.timeout()))?;
-        let err = out.stderr_text();
         let mut seen = Observed::new();
-        let reachable = match out.status {
-            Some(0) => true,
-            // 124: no answer in time; 1 (below): refused, reset or no route.
-            Some(1)
-                if err.contains("Name or service not known")
-                    || err.contains("Temporary failure in name resolution") =>
-            {
-                return Err(self.no_name());
+        let reachable = match self.judge_bash(&out, limit, host.target())? {
+            (reachable, Some(why)) => {
+                seen.note("reachable", why);
+                reachable
             }
-            Some(124) => {
-                seen.note(
-                    "reachable",
-                    format!("no answer within {}", humantime::format_duration(limit)),
-                );
-                false
-            }
-            Some(1) => {
-                // bash says `bash: connect: Connection refused` and more; the cause is
-                // what follows the last colon.
-                let cause = err
-                    .lines()
-                    .find(|l| l.contains("connect:"))
-                    .unwrap_or("")
-                    .rsplit(':')
-                    .next()
-                    .unwrap_or("")
-                    .trim();
-                if !cause.is_empty() {
-                    seen.note("reachable", cause.to_lowercase());
-                }
-                false
-            }
-            Some(127) => return Err(ProbeError::ToolMissing("bash".into())),
-            _ => {
-                return Err(ProbeError::Failed(format!(
-                    "cannot try `{}:{}` from the target: {}",
-                    self.host,
-                    self.port,
-                    err.trim()
-                )));
-            }
+            (reachable, None) => reachable,
         };
         seen.set("reachable", Value::Bool(reachable));
         Ok(seen)
@@ -242,6 +206,60 @@ impl Addr {
 impl Addr {
     fn no_name(&self) -> ProbeError {
         ProbeError::Failed(format!("cannot resolve `{}` on the target", self.host))
+    }
+
+    /// Reads what `bash`'s `/dev/tcp` ([`Addr::inside_cmd`]) said: reachable or not
+    /// and why. Only bash's own `connect:` failure (refused, reset, no route) or no
+    /// answer in time is "not reachable"; a name that does not resolve, a bash
+    /// without `/dev/tcp` or anything else unknown is an error, never a
+    /// `reachable = false` pass.
+    fn judge_bash(
+        &self,
+        out: &Output,
+        limit: Duration,
+        target: &str,
+    ) -> Result<(bool, Option<String>), ProbeError> {
+        let err = out.stderr_text();
+        match out.status {
+            Some(0) => Ok((true, None)),
+            Some(124) => Ok((
+                false,
+                Some(format!(
+                    "no answer within {}",
+                    humantime::format_duration(limit)
+                )),
+            )),
+            // bash says `bash: connect: Connection refused` and more; the cause is
+            // what follows the last colon.
+            Some(1) if err.lines().any(|l| l.contains("connect:")) => {
+                let cause = err
+                    .lines()
+                    .find(|l| l.contains("connect:"))
+                    .unwrap_or("")
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_lowercase();
+                Ok((false, (!cause.is_empty()).then_some(cause)))
+            }
+            Some(1) if dns::is_no_such_name(&err) || dns::is_resolver_failure(&err) => {
+                Err(self.no_name())
+            }
+            Some(127) => Err(ProbeError::ToolMissing("bash".into())),
+            _ if err.contains("/dev/tcp") && err.contains("No such file or directory") => {
+                Err(ProbeError::unsupported(
+                    "`addr` (bash there has no `/dev/tcp`, and ispec's probe could not run)",
+                    &target,
+                ))
+            }
+            _ => Err(ProbeError::Failed(format!(
+                "cannot try `{}:{}` from the target: {}",
+                self.host,
+                self.port,
+                err.trim()
+            ))),
+        }
     }
 }
 
@@ -433,5 +451,59 @@ mod tests {
     fn unreachable_kinds() {
         assert!(is_unreachable(ErrorKind::ConnectionRefused));
         assert!(!is_unreachable(ErrorKind::PermissionDenied));
+    }
+
+    #[test]
+    fn what_bash_says_is_read_strictly() {
+        let addr = parse_id("tcp://db:5432").unwrap();
+        let said = |status: i32, stderr: &str| {
+            let out = Output {
+                status: Some(status),
+                stdout: Vec::new(),
+                stderr: stderr.as_bytes().to_vec(),
+            };
+            addr.judge_bash(&out, Duration::from_secs(2), "docker://web")
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(said(0, ""), Ok((true, None)));
+        assert_eq!(
+            said(
+                1,
+                "ispec: connect: Connection refused\nispec: line 1: /dev/tcp/db/5432: Connection refused\n"
+            ),
+            Ok((false, Some("connection refused".into())))
+        );
+        assert_eq!(
+            said(124, ""),
+            Ok((false, Some("no answer within 2s".into())))
+        );
+        // A name that does not resolve, in glibc's and musl's words, or a resolver
+        // that could not be asked: an error, never "not reachable".
+        for no_name in [
+            "ispec: line 1: db: Name or service not known",
+            "ispec: line 1: db: No address associated with hostname",
+            "ispec: line 1: db: Name does not resolve",
+            "ispec: line 1: db: Temporary failure in name resolution",
+            "ispec: line 1: db: Try again",
+        ] {
+            assert_eq!(
+                said(1, no_name),
+                Err("cannot resolve `db` on the target".into()),
+                "{no_name}"
+            );
+        }
+        assert_eq!(
+            said(1, "ispec: line 1: /dev/tcp/db/5432: No such file or directory"),
+            Err("`addr` (bash there has no `/dev/tcp`, and ispec's probe could not run) checks are not supported on `docker://web`".into())
+        );
+        assert!(
+            said(1, "something else")
+                .unwrap_err()
+                .contains("something else")
+        );
+        assert_eq!(
+            said(127, ""),
+            Err("`bash` is not installed on the target".into())
+        );
     }
 }

@@ -138,7 +138,7 @@ impl Dns {
 /// as opposed to a resolver that could not be asked (`Temporary failure in name
 /// resolution`), which is an error result and never a `resolvable = false` pass.
 /// The texts are glibc's and musl's `gai_strerror` for `EAI_NONAME` and `EAI_NODATA`.
-fn is_no_such_name(message: &str) -> bool {
+pub(super) fn is_no_such_name(message: &str) -> bool {
     [
         "Name or service not known",
         "No address associated with hostname",
@@ -146,6 +146,14 @@ fn is_no_such_name(message: &str) -> bool {
     ]
     .iter()
     .any(|m| message.contains(m))
+}
+
+/// Returns true if and only if `message` says the resolver could not be asked or
+/// gave no answer yet (glibc's and musl's `EAI_AGAIN`): the name may exist.
+pub(super) fn is_resolver_failure(message: &str) -> bool {
+    ["Temporary failure in name resolution", "Try again"]
+        .iter()
+        .any(|m| message.contains(m))
 }
 
 /// Reads `getent ahosts NAME`: status 2 means the name has no address.
