@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 use crate::resolve::{Resolved, resolve};
 use crate::wire::{Connect, Reply};
 
-/// How long UDP waits for a refusal before it counts silence as reachable.
-const UDP_WAIT: Duration = Duration::from_secs(1);
+/// How long UDP waits for a refusal before it counts silence as reachable: past the
+/// ~3 s in which Linux gives up finding a neighbour's hardware address, so a host on
+/// the same network that is down is "no route to host", not silence.
+pub const UDP_WAIT: Duration = Duration::from_millis(3500);
 
 /// Why no connection was made.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,27 +90,40 @@ fn said(kind: ErrorKind) -> Option<&'static str> {
 pub fn tcp(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, Refusal> {
     let mut last = Refusal::Said("timeout", format!("no answer from `{host}` in time"));
     for ip in addresses(host, deadline)? {
-        let target = SocketAddr::new(ip, port);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(last);
-            }
-            match TcpStream::connect_timeout(&target, left) {
-                Ok(stream) => return Ok(stream),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let why = format!("{target}: {e}");
-                    last = match said(e.kind()) {
-                        Some(word) => Refusal::Said(word, why),
-                        None => Refusal::Failed(format!("cannot connect to {why}")),
-                    };
-                    break;
-                }
-            }
+        if deadline.saturating_duration_since(Instant::now()).is_zero() {
+            break;
+        }
+        match tcp_one(SocketAddr::new(ip, port), deadline) {
+            Ok(stream) => return Ok(stream),
+            Err(refusal) => last = refusal,
         }
     }
     Err(last)
+}
+
+/// A TCP connection to `target`, made before `deadline`, or how it was refused.
+pub fn tcp_one(target: SocketAddr, deadline: Instant) -> Result<TcpStream, Refusal> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Refusal::Said(
+                "timeout",
+                format!("{target}: no answer in time"),
+            ));
+        }
+        match TcpStream::connect_timeout(&target, left) {
+            Ok(stream) => return Ok(stream),
+            // A signal to this process (a child exiting) interrupts the call.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => {
+                let why = format!("{target}: {e}");
+                return Err(match said(e.kind()) {
+                    Some(word) => Refusal::Said(word, why),
+                    None => Refusal::Failed(format!("cannot connect to {why}")),
+                });
+            }
+        }
+    }
 }
 
 /// Sends an empty datagram on a connected socket to each address of `host` and
@@ -131,7 +146,9 @@ fn udp(host: &str, port: u16, deadline: Instant) -> Result<(), Refusal> {
     Err(last)
 }
 
-fn udp_one(target: SocketAddr, wait: Duration) -> Result<(), Refusal> {
+/// Sends an empty datagram to `target` and waits up to `wait` for a refusal: `Ok`
+/// when none came (an answer, or silence), else how it was refused.
+pub fn udp_one(target: SocketAddr, wait: Duration) -> Result<(), Refusal> {
     let fail = |e: std::io::Error| match said(e.kind()) {
         Some(word) => Refusal::Said(word, format!("{target}: {e}")),
         None => Refusal::Failed(format!("cannot send to {target}: {e}")),
@@ -142,6 +159,7 @@ fn udp_one(target: SocketAddr, wait: Duration) -> Result<(), Refusal> {
         (Ipv6Addr::UNSPECIFIED, 0).into()
     };
     let socket = UdpSocket::bind(local).map_err(fail)?;
+    recverr::enable(&socket, target.is_ipv6());
     socket.connect(target).map_err(fail)?;
     loop {
         match socket.send(&[]) {
@@ -166,6 +184,41 @@ fn udp_one(target: SocketAddr, wait: Duration) -> Result<(), Refusal> {
                 return Ok(());
             }
             Err(e) => return Err(fail(e)),
+        }
+    }
+}
+
+mod recverr {
+    //! `IP_RECVERR`: without it Linux tells a connected UDP socket only of "fatal"
+    //! ICMP errors (port unreachable), not of "host unreachable", which is what a
+    //! datagram to a neighbour that is down ends in once the kernel gives up finding
+    //! its hardware address. The standard library has no call for it.
+
+    use std::net::UdpSocket;
+    use std::os::fd::AsRawFd;
+
+    unsafe extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
+    }
+
+    const SOL_IP: i32 = 0;
+    const IP_RECVERR: i32 = 11;
+    const SOL_IPV6: i32 = 41;
+    const IPV6_RECVERR: i32 = 25;
+
+    /// Asks to hear of every ICMP error for `socket`; where that fails, the socket
+    /// still hears of refusals.
+    pub(super) fn enable(socket: &UdpSocket, ipv6: bool) {
+        let (level, name) = if ipv6 {
+            (SOL_IPV6, IPV6_RECVERR)
+        } else {
+            (SOL_IP, IP_RECVERR)
+        };
+        let on: i32 = 1;
+        // SAFETY: setsockopt(2) reads `len` bytes at `value`, a live i32 of ours, and
+        // the descriptor belongs to `socket`, which outlives the call.
+        unsafe {
+            setsockopt(socket.as_raw_fd(), level, name, &raw const on, 4);
         }
     }
 }

@@ -15,13 +15,14 @@
 //! target without them gives an error result naming the missing tool), and UDP is
 //! not checked: no common tool tells a refusal from silence.
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+use ispec_probe::net::{self, Refusal, UDP_WAIT};
 
 use crate::cmd::{Cmd, Output};
 use crate::expect::{Ty, Value};
-use crate::gather::net::{Connect, Connected, Net, NetAnswer, NetQuery, millis};
+use crate::gather::net::{Connect, Connected, Net, NetAnswer, NetQuery, millis, plain_words};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
@@ -37,9 +38,6 @@ pub(super) const KIND: Kind = Kind {
     options: &[],
     new,
 };
-
-/// How long UDP waits for a refusal before it counts silence as reachable.
-const UDP_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Proto {
@@ -115,16 +113,20 @@ impl Resource for Addr {
             if left.is_zero() {
                 break;
             }
-            let refused = match self.proto {
-                Proto::Tcp => tcp_refused(target, left)?,
-                Proto::Udp => udp_refused(target, left.min(UDP_WAIT))?,
+            // The probe's own connections, made here: one behaviour on every target.
+            let tried = match self.proto {
+                Proto::Tcp => net::tcp_one(target, deadline).map(drop),
+                Proto::Udp => net::udp_one(target, left.min(UDP_WAIT)),
             };
-            match refused {
-                None => {
+            match tried {
+                Ok(()) => {
                     reachable = true;
                     break;
                 }
-                Some(e) => why.push(format!("{target}: {e}")),
+                Err(Refusal::Said(_, said)) => why.push(plain_words(&said)),
+                Err(Refusal::NoName(e) | Refusal::Failed(e)) => {
+                    return Err(ProbeError::Failed(plain_words(&e)));
+                }
             }
         }
         let mut seen = Observed::new();
@@ -270,89 +272,9 @@ fn inside_limit(timeout: Duration) -> Duration {
     Duration::from_secs((timeout.as_secs() / 2).clamp(1, 10))
 }
 
-/// Returns true if and only if the error is the network saying no (refused, no
-/// route, no answer in time), as opposed to this machine failing to try.
-fn is_unreachable(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::ConnectionRefused
-            | ErrorKind::ConnectionReset
-            | ErrorKind::TimedOut
-            | ErrorKind::WouldBlock
-            | ErrorKind::HostUnreachable
-            | ErrorKind::NetworkUnreachable
-            | ErrorKind::AddrNotAvailable
-    )
-}
-
-/// An I/O error in words, without its `(os error N)`: `connection refused`.
-fn words(e: &std::io::Error) -> String {
-    crate::gather::net::plain_words(&e.to_string())
-}
-
-/// `None` when `target` accepts a connection within `timeout`, else how it said no.
-fn tcp_refused(target: SocketAddr, timeout: Duration) -> Result<Option<String>, ProbeError> {
-    let mut result = TcpStream::connect_timeout(&target, timeout);
-    // A signal to this process (a child exiting) interrupts the call: try again.
-    while matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) {
-        result = TcpStream::connect_timeout(&target, timeout);
-    }
-    match result {
-        Ok(_) => Ok(None),
-        Err(e) if is_unreachable(e.kind()) => Ok(Some(words(&e))),
-        Err(e) => Err(ProbeError::Failed(format!(
-            "cannot connect to {target}: {e}"
-        ))),
-    }
-}
-
-/// `None` when nothing refuses a datagram to `target` within `wait`, else the refusal.
-fn udp_refused(target: SocketAddr, wait: Duration) -> Result<Option<String>, ProbeError> {
-    let failed = |e: std::io::Error| ProbeError::Failed(format!("cannot send to {target}: {e}"));
-    let local: SocketAddr = if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        ([0u16; 8], 0).into()
-    };
-    let socket = UdpSocket::bind(local).map_err(failed)?;
-    // A connected socket is what makes the kernel report the ICMP refusal to us.
-    socket.connect(target).map_err(failed)?;
-    socket.set_read_timeout(Some(wait)).map_err(failed)?;
-    // A signal to this process (a child exiting) interrupts the calls: try again.
-    loop {
-        match socket.send(&[]) {
-            Ok(_) => break,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                return Ok(Some(words(&e)));
-            }
-            Err(e) => return Err(failed(e)),
-        }
-    }
-    let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 1];
-    loop {
-        match socket.recv(&mut buf) {
-            Ok(_) => return Ok(None),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Ok(None);
-                }
-                socket.set_read_timeout(Some(left)).map_err(failed)?;
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Ok(None);
-            }
-            Err(e) if is_unreachable(e.kind()) => return Ok(Some(words(&e))),
-            Err(e) => return Err(failed(e)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::net::TcpListener;
+    use std::net::{TcpListener, UdpSocket};
 
     use super::*;
 
@@ -445,12 +367,6 @@ mod tests {
             inside("udp://127.0.0.1:53").unwrap_err().to_string(),
             "udp addr checks are not supported on `test://elsewhere`"
         );
-    }
-
-    #[test]
-    fn unreachable_kinds() {
-        assert!(is_unreachable(ErrorKind::ConnectionRefused));
-        assert!(!is_unreachable(ErrorKind::PermissionDenied));
     }
 
     #[test]

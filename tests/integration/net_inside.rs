@@ -130,3 +130,49 @@ fn a_shell_less_container_reaches_its_network_neighbours() {
         "https:// from inside a target needs `curl` there, and it is not installed"
     );
 }
+
+#[test]
+fn a_neighbour_that_is_down_is_not_reachable_over_udp_or_tcp() {
+    if !have_image(SCRATCH) {
+        return;
+    }
+    let network = Network::create("net-down");
+    let bare = Started::run(SCRATCH, &[&format!("--network={}", network.id)]);
+    // An address of the test's own network that no container has.
+    let out = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "-f",
+            "{{(index .IPAM.Config 0).Subnet}}",
+        ])
+        .arg(&network.id)
+        .output()
+        .expect("docker runs");
+    let subnet = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let base: Vec<&str> = subnet.split('/').next().unwrap().split('.').collect();
+    assert_eq!(base.len(), 4, "an IPv4 subnet: {subnet}");
+    let nobody = format!("{}.{}.{}.250", base[0], base[1], base[2]);
+    let spec = format!(
+        "[addr.\"udp://{nobody}:53\"]\nreachable = false\n\n[addr.\"tcp://{nobody}:53\"]\nreachable = false\n"
+    );
+    let specs = Specs::new(&[("spec.toml", &spec)]);
+    let out = ispec()
+        .arg("run")
+        .arg(specs.path("spec.toml"))
+        .args(["-t", &bare.target(), "--format", "json"])
+        .output()
+        .expect("ispec runs");
+    let (code, doc, stderr) = json_report(&out);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    // UDP hears of it too: the kernel gives up finding the neighbour, and says so.
+    for proto in ["udp", "tcp"] {
+        let r = result(&doc, "addr", &format!("{proto}://{nobody}:53"), "reachable");
+        assert_eq!(r["actual"], "false", "{r}");
+        assert_eq!(
+            r["note"],
+            format!("{nobody}:53: no route to host"),
+            "{proto}: {r}"
+        );
+    }
+}
