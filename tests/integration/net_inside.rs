@@ -150,9 +150,9 @@ fn a_neighbour_that_is_down_is_not_reachable_over_udp_or_tcp() {
         .output()
         .expect("docker runs");
     let subnet = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let base: Vec<&str> = subnet.split('/').next().unwrap().split('.').collect();
-    assert_eq!(base.len(), 4, "an IPv4 subnet: {subnet}");
-    let nobody = format!("{}.{}.{}.250", base[0], base[1], base[2]);
+    let octets: Vec<&str> = subnet.split('/').next().unwrap().split('.').collect();
+    assert_eq!(octets.len(), 4, "an IPv4 subnet: {subnet}");
+    let nobody = format!("{}.{}.{}.250", octets[0], octets[1], octets[2]);
     let spec = format!(
         "[addr.\"udp://{nobody}:53\"]\nreachable = false\n\n[addr.\"tcp://{nobody}:53\"]\nreachable = false\n"
     );
