@@ -95,19 +95,32 @@ pub fn request(query: &Http) -> Reply {
     let mut method = query.method.clone();
     let mut body = query.body.clone();
     let mut url = query.url.clone();
+    let mut headers = query.headers.clone();
     for _ in 0..=MAX_REDIRECTS {
-        let response = match once(&method, &url, &query.headers, body.as_deref(), deadline) {
+        let response = match once(&method, &url, &headers, body.as_deref(), deadline) {
             Ok(response) => response,
             Err(reply) => return reply,
         };
         let location = response.header("location").map(str::to_string);
         match location {
             Some(to) if query.follow && matches!(response.status, 301 | 302 | 303 | 307 | 308) => {
-                if response.status == 303 && method != "HEAD" {
+                // As browsers, curl and ureq do: a 303, and a 301 or 302 after a
+                // POST (or any method but GET and HEAD), is followed with a GET.
+                let to_get = match response.status {
+                    303 => method != "HEAD",
+                    301 | 302 => method != "GET" && method != "HEAD",
+                    _ => false,
+                };
+                if to_get {
                     method = "GET".into();
                     body = None;
                 }
-                url = join(&url, &to);
+                let next = join(&url, &to);
+                // A `Host` the spec gave is the first server's name, not another's.
+                if authority(&next) != authority(&url) {
+                    headers.retain(|(name, _)| !name.eq_ignore_ascii_case("host"));
+                }
+                url = next;
             }
             _ => {
                 let head = response
@@ -128,6 +141,12 @@ pub fn request(query: &Http) -> Reply {
     ))
 }
 
+/// The `host[:port]` of an `http://` URL, as written.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
 /// `location` made absolute against `base`.
 fn join(base: &str, location: &str) -> String {
     if location.contains("://") {
@@ -144,6 +163,9 @@ fn join(base: &str, location: &str) -> String {
         return format!("{origin}{location}");
     }
     let path = base[origin_end..].split(['?', '#']).next().unwrap_or("/");
+    if location.starts_with('?') {
+        return format!("{origin}{path}{location}");
+    }
     let dir = path.rfind('/').map_or("/", |at| &path[..=at]);
     format!("{origin}{dir}{location}")
 }
@@ -229,15 +251,15 @@ pub fn parse_response(
 ) -> Result<Option<Response>, String> {
     let mut rest = bytes;
     loop {
-        let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+        let Some((end, body_at)) = head_end(rest) else {
             if rest.len() > 64 * 1024 {
                 return Err("the response head is too long".into());
             }
             return if eof { Err(cut()) } else { Ok(None) };
         };
         let text = String::from_utf8_lossy(&rest[..end]).into_owned();
-        let body = &rest[end + 4..];
-        let mut lines = text.split("\r\n");
+        let body = &rest[body_at..];
+        let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
         let status_line = lines.next().unwrap_or_default();
         let status: u16 = status_line
             .strip_prefix("HTTP/")
@@ -248,7 +270,7 @@ pub fn parse_response(
             rest = body;
             continue;
         }
-        let headers: Vec<String> = lines.filter(|l| !l.is_empty()).map(header).collect();
+        let headers = unfold(lines);
         let response = |body: Vec<u8>| Response {
             status,
             headers: headers.clone(),
@@ -281,6 +303,40 @@ pub fn parse_response(
     }
 }
 
+/// Where a response head ends and its body starts: at the first empty line, its
+/// lines ended by CRLF or, as RFC 9112 lets a recipient accept, a bare LF.
+fn head_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    bytes.iter().enumerate().find_map(|(at, b)| {
+        if *b != b'\n' {
+            return None;
+        }
+        let next = &bytes[at + 1..];
+        if next.starts_with(b"\r\n") {
+            Some((at, at + 3))
+        } else if next.starts_with(b"\n") {
+            Some((at, at + 2))
+        } else {
+            None
+        }
+    })
+}
+
+/// Header lines as [`header`] shows them; a line folded onto the next (obs-fold: one
+/// starting with a space or a tab) goes on its header's value.
+fn unfold<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut joined: Vec<String> = Vec::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        match joined.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+            _ => joined.push(line.to_string()),
+        }
+    }
+    joined.iter().map(|l| header(l)).collect()
+}
+
 fn too_big() -> String {
     format!(
         "the response body is larger than {} MiB",
@@ -295,27 +351,41 @@ fn cut() -> String {
 /// A `chunked` body undone; `None` while its last chunk has not come.
 fn dechunk(mut bytes: &[u8], eof: bool) -> Result<Option<Vec<u8>>, String> {
     let mut body = Vec::new();
+    let more = |eof: bool| if eof { Err(cut()) } else { Ok(None) };
     loop {
-        let Some(nl) = bytes.windows(2).position(|w| w == b"\r\n") else {
-            return if eof { Err(cut()) } else { Ok(None) };
+        let Some(nl) = bytes.iter().position(|b| *b == b'\n') else {
+            return more(eof);
         };
         let size_text = String::from_utf8_lossy(&bytes[..nl]);
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16)
             .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        bytes = &bytes[nl + 2..];
+        bytes = &bytes[nl + 1..];
         if size == 0 {
             // Trailers, if any, end with a blank line; they are not kept.
             return Ok(Some(body));
         }
-        if body.len() + size > BODY_LIMIT {
+        if size > BODY_LIMIT - body.len() {
             return Err(too_big());
         }
         let Some(chunk) = bytes.get(..size) else {
-            return if eof { Err(cut()) } else { Ok(None) };
+            return more(eof);
         };
         body.extend_from_slice(chunk);
-        bytes = bytes.get(size + 2..).unwrap_or_default();
+        // The chunk's data ends its line; anything else there means its size lied.
+        bytes = &bytes[size..];
+        let after = if bytes.starts_with(b"\r\n") {
+            2
+        } else if bytes.starts_with(b"\n") {
+            1
+        } else if bytes.is_empty() || bytes == b"\r" {
+            return more(eof);
+        } else {
+            return Err(format!(
+                "a chunk is longer than its size ({size} bytes) says"
+            ));
+        };
+        bytes = &bytes[after..];
     }
 }
 
@@ -361,6 +431,12 @@ mod tests {
         assert_eq!(join("http://web/a/b", "/d"), "http://web/d");
         assert_eq!(join("http://web", "/d"), "http://web/d");
         assert_eq!(join("http://web/a", "http://db/"), "http://db/");
+        assert_eq!(
+            join("http://web/a/b?q=1", "?page=2"),
+            "http://web/a/b?page=2"
+        );
+        assert_eq!(authority("http://web:8080/a?b"), "web:8080");
+        assert_eq!(authority("http://web?b"), "web");
     }
 
     #[test]
@@ -402,5 +478,99 @@ mod tests {
         assert_eq!(parse_response(unframed, false, false), Ok(None));
         let r = parse_response(unframed, true, false).unwrap().unwrap();
         assert_eq!((r.status, &r.body[..]), (404, &b"no such page"[..]));
+    }
+
+    #[test]
+    fn bare_line_feeds_and_folded_headers_are_read() {
+        let bare = b"HTTP/1.1 200 OK\nContent-Length: 2\nX-A: one\n  two\n\nhi";
+        let r = parse_response(bare, false, false).unwrap().unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.headers, ["content-length: 2", "x-a: one two"]);
+        assert_eq!(r.body, b"hi");
+        let chunked = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n2\nhi\n0\n\n";
+        let r = parse_response(chunked, false, false).unwrap().unwrap();
+        assert_eq!(r.body, b"hi");
+    }
+
+    #[test]
+    fn lying_chunk_sizes_are_errors_not_panics() {
+        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let huge = format!("{head}ffffffffffffffff\r\nhi\r\n0\r\n\r\n");
+        assert_eq!(parse_response(huge.as_bytes(), true, false), Err(too_big()));
+        let longer = format!("{head}2\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(
+            parse_response(longer.as_bytes(), true, false),
+            Err("a chunk is longer than its size (2 bytes) says".into())
+        );
+        // A chunk whose line end has not come yet is waited for.
+        let waiting = format!("{head}2\r\nhi");
+        assert_eq!(parse_response(waiting.as_bytes(), false, false), Ok(None));
+        let waiting = format!("{head}2\r\nhi\r");
+        assert_eq!(parse_response(waiting.as_bytes(), false, false), Ok(None));
+    }
+
+    /// Serves `answers` on loopback, one connection each, and returns what each
+    /// request's head said.
+    fn serve(answers: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        use std::io::{BufRead, BufReader};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    head += &line;
+                }
+                if let Some(len) = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                {
+                    let mut body = vec![0; len.trim().parse().unwrap()];
+                    reader.read_exact(&mut body).unwrap();
+                }
+                conn.write_all(answer.replace("PORT", &port.to_string()).as_bytes())
+                    .unwrap();
+                heads.push(head);
+            }
+            heads
+        });
+        (port, server)
+    }
+
+    #[test]
+    fn a_post_redirected_by_302_goes_on_as_a_get_without_the_first_hosts_name() {
+        let (port, server) = serve(vec![
+            "HTTP/1.1 302 Found\r\nLocation: http://localhost:PORT/next\r\nContent-Length: 0\r\n\r\n".into(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".into(),
+        ]);
+        let reply = request(&Http {
+            method: "POST".into(),
+            url: format!("http://127.0.0.1:{port}/start"),
+            headers: vec![("Host".into(), "api.example".into())],
+            body: Some(b"form".to_vec()),
+            follow: true,
+            timeout_ms: 5000,
+        });
+        let Reply::Ok(fields) = reply else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(fields[0], b"200");
+        let heads = server.join().unwrap();
+        assert!(heads[0].starts_with("POST /start "), "{heads:?}");
+        assert!(heads[0].contains("Host: api.example\r\n"), "{heads:?}");
+        assert!(heads[1].starts_with("GET /next "), "{heads:?}");
+        assert!(
+            heads[1].contains(&format!("Host: localhost:{port}\r\n")),
+            "{heads:?}"
+        );
+        assert!(!heads[1].contains("Content-Length"), "{heads:?}");
     }
 }

@@ -480,7 +480,8 @@ mod tests {
         };
         let records: Vec<&[u8]> = fields[0].split(|b| *b == 0).collect();
         let own = std::process::id().to_string();
-        let pids: Vec<&[u8]> = records.chunks(4).map(|r| r[0]).collect();
+        // Six fields a process: pid, euid, comm, cmdline, state, fds.
+        let pids: Vec<&[u8]> = records.chunks(6).map(|r| r[0]).collect();
         assert!(pids.len() > 1 && !pids.contains(&own.as_bytes()));
         assert!(!String::from_utf8_lossy(&fields[0]).contains("echo three"));
         assert_eq!(replies.replies[3], Some(Reply::NotFound));

@@ -76,11 +76,12 @@ pub(super) const KIND: Kind = Kind {
 /// What ispec's own requests say they are.
 const USER_AGENT: &str = concat!("ispec/", env!("CARGO_PKG_VERSION"));
 
-/// How many redirects `follow-redirects` follows before it gives up.
-const MAX_REDIRECTS: u32 = 10;
+/// How many redirects `follow-redirects` follows before it gives up: the probe's, so
+/// every way of asking agrees.
+const MAX_REDIRECTS: u32 = ispec_probe::http::MAX_REDIRECTS;
 
 /// The most body read: a check on a bigger body is an error, not a silent cut.
-const BODY_LIMIT: u64 = 10 * 1024 * 1024;
+const BODY_LIMIT: u64 = ispec_probe::http::BODY_LIMIT as u64;
 
 #[derive(Debug)]
 struct Http {
