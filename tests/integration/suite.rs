@@ -392,6 +392,11 @@ fn ispec_clean_removes_a_kept_suites_network_and_names_it_but_not_another_jobs()
         .output()
         .expect("ispec runs");
     assert!(out.status.success(), "{out:?}");
+    // Its network is not even tried: the engine would refuse while a container is
+    // on it, and the run would wait for nothing and warn.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    assert!(stderr.contains("kept container"), "{stderr}");
     // A kept container keeps its network; no other run's sweep takes either.
     let networks = ispec_networks(&label);
     assert_eq!(networks.len(), 1, "kept with its container");

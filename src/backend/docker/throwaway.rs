@@ -88,10 +88,11 @@ pub(crate) struct Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // A kept container stays registered as kept, so its network stays too.
         if !self.keep {
             let _ = owned::remove(&self.engine, &self.name);
+            self.owned.forget(&self.name);
         }
-        self.owned.forget(&self.name);
     }
 }
 
