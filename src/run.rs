@@ -30,7 +30,7 @@ pub struct RunOptions {
     /// The time limit for observing one resource, unless its spec sets `timeout`.
     pub timeout: Duration,
     /// The longest pause between attempts of a resource with `within`: pauses start
-    /// at [`FIRST_PAUSE`] and double up to this.
+    /// at [`FIRST_PAUSE`] and double up to this (never less than [`FIRST_PAUSE`]).
     pub retry_interval: Duration,
     /// `within` for resources whose spec does not set one (a suite's `[defaults]`,
     /// `--within`); `None`: such resources are observed once.
@@ -172,6 +172,18 @@ fn facts_of(
             return when_facts;
         }
     }
+    let mut facts = own_facts(decl, os, host, opts);
+    facts.extend(when_facts);
+    facts
+}
+
+/// The facts the resource itself names, without its condition's.
+fn own_facts(
+    decl: &Declared,
+    os: Option<&OsInfo>,
+    host: Option<&Host>,
+    opts: &RunOptions,
+) -> Vec<Fact> {
     let wanted: Vec<&'static str> = decl.checks.iter().map(|c| c.prop.name).collect();
     let ask = Ask {
         os,
@@ -182,7 +194,6 @@ fn facts_of(
     if decl.timeout.is_some() {
         facts.retain(|f| !matches!(f, Fact::Run(_)));
     }
-    facts.extend(when_facts);
     facts
 }
 
@@ -238,33 +249,46 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
             .checked_add(w)
             .unwrap_or_else(|| far_future(started))
     });
+    let longest_pause = opts.retry_interval.max(FIRST_PAUSE);
     let mut attempts = 0;
-    let mut pause = FIRST_PAUSE.min(opts.retry_interval);
+    let mut pause = FIRST_PAUSE;
     let mut view = host.with_timeout(timeout);
     loop {
         attempts += 1;
-        let seen = observe(decl, &view, timeout);
+        let seen = observe(decl, &view, view.timeout());
         let results = judge(decl, host, &seen, attempts, started);
         // The last attempt is made at the deadline, so `within = "1s"` gives the
         // target the whole second.
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let done = results.iter().all(|r| r.outcome == Outcome::Pass)
-            || left.is_none_or(|l| l.is_zero())
-            || hopeless(decl, &seen, &results);
-        if done {
+        let Some(deadline) = deadline else {
+            return results;
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero()
+            || results.iter().all(|r| r.outcome == Outcome::Pass)
+            || hopeless(decl, &seen, &results)
+        {
             return results;
         }
         // Backoff: quick retries for what is nearly ready, few for what is slow.
-        thread::sleep(left.map_or(pause, |l| l.min(pause)));
-        pause = (pause * 2).min(opts.retry_interval);
-        view = view.fresh();
+        thread::sleep(left.min(pause));
+        pause = (pause * 2).min(longest_pause);
+        // A retry gets no more time than `within` has left (but at least
+        // RETRY_FLOOR), so a slow target cannot stretch `within` by a whole
+        // `timeout` each attempt.
+        let left = deadline.saturating_duration_since(Instant::now());
+        view = host
+            .with_timeout(timeout.min(left.max(RETRY_FLOOR)))
+            .fresh();
         if !matches!(view.mode(), Mode::Local | Mode::PerFact) {
-            view.prefetch_light(facts_of(decl, None, None, opts));
-            let os = known_os(&view);
-            view.prefetch_light(facts_of(decl, os.as_ref(), Some(&view), opts));
+            // The condition held and the OS is known: ask again for the resource's
+            // own facts only, in one round trip.
+            view.prefetch_light(own_facts(decl, known_os(host).as_ref(), Some(&view), opts));
         }
     }
 }
+
+/// The shortest time limit of an attempt after the first.
+const RETRY_FLOOR: Duration = Duration::from_secs(1);
 
 /// A moment a century after `from`: a deadline no run reaches.
 fn far_future(from: Instant) -> Instant {
@@ -290,12 +314,16 @@ fn unobserved(
 }
 
 /// True when every check that does not hold has an error no retry can mend: a tool
-/// missing on the target, permission denied, a check not supported there.
+/// missing on the target, permission denied, a check not supported there, a target
+/// that is gone.
 fn hopeless(decl: &Declared, seen: &Result<Observed, ProbeError>, results: &[CheckResult]) -> bool {
     let lasting = |e: &ProbeError| {
         matches!(
             e,
-            ProbeError::ToolMissing(_) | ProbeError::Denied(_) | ProbeError::Unsupported { .. }
+            ProbeError::ToolMissing(_)
+                | ProbeError::Denied(_)
+                | ProbeError::Unsupported { .. }
+                | ProbeError::Gone(_)
         )
     };
     decl.checks
@@ -473,5 +501,28 @@ mod tests {
                 "{r:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_target_that_is_gone_is_not_retried() {
+        let spec = load_str(
+            Path::new("spec.toml"),
+            "[command.\"true\"]\nexit-status = 0\n",
+        )
+        .unwrap();
+        let plan = Plan::build(spec, &crate::plan::Filter::default());
+        let decl = &plan.decls[0];
+        let host = Host::local();
+        let after = |e: ProbeError| {
+            let seen = Err(e);
+            let results = judge(decl, &host, &seen, 1, Instant::now());
+            hopeless(decl, &seen, &results)
+        };
+        assert!(after(ProbeError::Gone(
+            "cannot reach `docker://web`: the container is gone".into()
+        )));
+        assert!(after(ProbeError::ToolMissing("curl".into())));
+        assert!(!after(ProbeError::Failed("connection reset".into())));
+        assert!(!after(ProbeError::Timeout(Duration::from_secs(1))));
     }
 }

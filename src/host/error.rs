@@ -25,6 +25,10 @@ pub enum ProbeError {
     /// Gathering took longer than the check's timeout.
     #[error("timed out after {}", humantime::format_duration(*.0))]
     Timeout(Duration),
+    /// The target went away (a container stopped, a host dropped the connection and
+    /// took no new one): no retry can mend it.
+    #[error("{0}")]
+    Gone(String),
     /// Anything else, in words.
     #[error("{0}")]
     Failed(String),
@@ -46,6 +50,7 @@ impl From<BackendError> for ProbeError {
             BackendError::ToolMissing(p) => Self::ToolMissing(p),
             BackendError::Denied(m) => Self::Denied(m),
             BackendError::Timeout(d) => Self::Timeout(d),
+            e @ BackendError::Unreachable { .. } => Self::Gone(e.to_string()),
             other => Self::Failed(other.to_string()),
         }
     }

@@ -758,3 +758,37 @@ fn docker_host_over_tcp_reaches_the_engine() {
     assert!(kinds_all_passed(&doc).1);
     assert_none_left(&label);
 }
+
+#[test]
+fn a_container_that_stops_mid_run_ends_its_retries_with_why() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[command.\"false\"]\nexit-status = 0\nwithin = \"60s\"\n",
+    )]);
+    let id = started.id.clone();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        Command::new("docker")
+            .args(["kill", &id])
+            .output()
+            .expect("docker runs")
+    });
+    let (code, doc, stderr) = run_json(&[
+        specs.path("spec.toml").to_str().unwrap(),
+        "-t",
+        &started.target(),
+    ]);
+    assert!(killer.join().unwrap().status.success());
+    assert_eq!(code, 1, "{doc:#} {stderr}");
+    // No retry can bring the container back: the last attempt says so, and the
+    // run does not go on asking until `within` ends.
+    let r = crate::util::result(&doc, "command", "false", "exit-status");
+    assert_eq!(r["outcome"], "error", "{r}");
+    let why = r["message"].as_str().unwrap();
+    assert!(why.contains("the container is gone"), "{r}");
+}

@@ -126,11 +126,36 @@ fn within_waits_for_behavior() {
     assert!(r["attempts"].as_u64().expect("attempts") > 1, "{r}");
 }
 
+/// A file of its own for a test's command to write, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new(case: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        Self(std::env::temp_dir().join(format!("ispec-{case}-{}-{nanos}", std::process::id())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[test]
 fn within_gives_up_with_the_last_value() {
+    // The command counts its runs, so the value shown tells which attempt it is from.
+    let count = Scratch::new("count");
+    let command = format!(
+        "sh -c 'n=$(cat {0} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > {0}; echo $n'",
+        count.0.display()
+    );
     let specs = Specs::new(&[(
         "spec.toml",
-        "[command.\"echo never\"]\nstdout = \"always\"\nwithin = \"1s\"\n",
+        &format!("[command.\"{command}\"]\nstdout = \"never\"\nwithin = \"1s\"\n"),
     )]);
     let (code, out, took) = timed_run(&specs, &["--format", "json"]);
     assert_eq!(code, 1, "{out}");
@@ -139,10 +164,38 @@ fn within_gives_up_with_the_last_value() {
         "gave up after {took:?}"
     );
     let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
-    let r = result(&doc, "command", "echo never", "stdout");
+    let r = result(&doc, "command", &command, "stdout");
     assert_eq!(r["outcome"], "fail");
-    assert_eq!(r["actual"], "\"never\"");
-    assert!(r["attempts"].as_u64().expect("attempts") >= 2, "{r}");
+    let attempts = r["attempts"].as_u64().expect("attempts");
+    assert!(attempts >= 2, "{r}");
+    assert_eq!(
+        r["actual"],
+        format!("\"{attempts}\""),
+        "the last attempt's value"
+    );
+}
+
+#[test]
+fn a_retry_gets_no_more_time_than_within_has_left() {
+    // Quick the first time, then as slow as a service that hangs.
+    let marker = Scratch::new("marker");
+    let command = format!(
+        "sh -c 'if [ -e {0} ]; then sleep 5; fi; touch {0}; exit 1'",
+        marker.0.display()
+    );
+    let specs = Specs::new(&[(
+        "spec.toml",
+        &format!("[command.\"{command}\"]\nexit-status = 0\nwithin = \"1s\"\n"),
+    )]);
+    let (code, out, _) = timed_run(&specs, &["--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let r = result(&doc, "command", &command, "exit-status");
+    // The second attempt was cut at the second `within` had left (at least 1 s), not
+    // given the whole 30 s `timeout` that would have let it run 5 s.
+    assert_eq!(r["attempts"], 2, "{r}");
+    assert_eq!(r["outcome"], "error", "{r}");
+    assert_eq!(r["message"], "timed out after 1s", "{r}");
 }
 
 #[test]

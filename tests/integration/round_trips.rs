@@ -281,7 +281,8 @@ fn retries_carry_no_probe() {
     wait_ready(&started);
     let specs = crate::util::Specs::new(&[(
         "spec.toml",
-        "[file.\"/tmp/flag\"]\nexists = true\nwithin = \"20s\"\n",
+        // The condition holds at once and is not asked again on retries.
+        "[file.\"/tmp/flag\"]\nexists = true\nwithin = \"20s\"\nwhen = \"container\"\n",
     )]);
     let id = started.id.clone();
     let later = std::thread::spawn(move || {
@@ -301,10 +302,13 @@ fn retries_carry_no_probe() {
     let (doc, stats) = passed_with_stats(&out, 1);
     let attempts = doc["results"][0]["attempts"].as_u64().unwrap();
     assert!(attempts > 1, "{doc:#}");
-    // The probe went in once (copy + exec); each retry was one small script.
-    assert_eq!(stats["round_trips"], 2 + attempts - 1, "{stats:#}");
+    // The probe went in twice (copy + exec each): the condition's facts, then, as
+    // it held, the file's. Each retry was one small script, asking for the file
+    // alone: the condition is not asked again.
+    assert_eq!(stats["round_trips"], 2 * 2 + attempts - 1, "{stats:#}");
+    // Two probes of 1.4 MB, and no third.
     assert!(
-        stats["bytes_sent"].as_u64().unwrap() < 2_000_000,
+        stats["bytes_sent"].as_u64().unwrap() < 3_000_000,
         "{stats:#}"
     );
 }

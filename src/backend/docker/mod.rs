@@ -116,6 +116,14 @@ impl Container {
         let failed = |e: bollard::errors::Error| {
             BackendError::Failed(format!("exec in {}: {}", self.target, engine::message(&e)))
         };
+        // 404: the container was removed; 409: it stopped.
+        let gone = |e: bollard::errors::Error| match engine::status(&e) {
+            Some(404 | 409) => BackendError::Unreachable {
+                target: self.target.clone(),
+                cause: format!("the container is gone: {}", engine::message(&e)),
+            },
+            _ => failed(e),
+        };
         let exec = api
             .create_exec(
                 &self.id,
@@ -130,7 +138,7 @@ impl Container {
                 },
             )
             .await
-            .map_err(failed)?;
+            .map_err(gone)?;
         *started.lock().unwrap_or_else(PoisonError::into_inner) = Some(exec.id.clone());
         let attached = api
             .start_exec(
