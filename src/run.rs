@@ -172,24 +172,22 @@ fn facts_of(
             return when_facts;
         }
     }
-    let mut facts = own_facts(decl, os, host, opts);
+    let mut facts = own_facts(decl, os, host, decl.timeout.unwrap_or(opts.timeout));
     facts.extend(when_facts);
     facts
 }
 
-/// The facts the resource itself names, without its condition's.
+/// The facts the resource itself names, without its condition's, for an attempt
+/// with time limit `timeout` (some facts carry it, and must be asked with the limit
+/// the resource's probe will look them up by).
 fn own_facts(
     decl: &Declared,
     os: Option<&OsInfo>,
     host: Option<&Host>,
-    opts: &RunOptions,
+    timeout: Duration,
 ) -> Vec<Fact> {
     let wanted: Vec<&'static str> = decl.checks.iter().map(|c| c.prop.name).collect();
-    let ask = Ask {
-        os,
-        timeout: decl.timeout.unwrap_or(opts.timeout),
-        host,
-    };
+    let ask = Ask { os, timeout, host };
     let mut facts = decl.resource.facts(&wanted, &ask);
     if decl.timeout.is_some() {
         facts.retain(|f| !matches!(f, Fact::Run(_)));
@@ -282,7 +280,12 @@ pub fn check_resource(decl: &Arc<Declared>, host: &Host, opts: &RunOptions) -> V
         if !matches!(view.mode(), Mode::Local | Mode::PerFact) {
             // The condition held and the OS is known: ask again for the resource's
             // own facts only, in one round trip.
-            view.prefetch_light(own_facts(decl, known_os(host).as_ref(), Some(&view), opts));
+            view.prefetch_light(own_facts(
+                decl,
+                known_os(host).as_ref(),
+                Some(&view),
+                view.timeout(),
+            ));
         }
     }
 }
