@@ -433,6 +433,14 @@ mod tests {
     use super::*;
     use crate::spec::load_str;
 
+    /// The plan of a spec written here.
+    fn plan_of(text: &str) -> Plan {
+        Plan::build(
+            load_str(Path::new("spec.toml"), text).unwrap(),
+            &crate::plan::Filter::default(),
+        )
+    }
+
     /// A resource kind with a bug: its probe panics.
     #[derive(Debug)]
     struct Panics;
@@ -462,12 +470,9 @@ mod tests {
 
     #[test]
     fn a_probe_that_panics_is_an_error_and_the_others_are_still_reported() {
-        let spec = load_str(
-            Path::new("spec.toml"),
+        let mut plan = plan_of(
             "[command.\"true\"]\nexit-status = 0\n\n[command.\"false\"]\nexit-status = 0\n",
-        )
-        .unwrap();
-        let mut plan = Plan::build(spec, &crate::plan::Filter::default());
+        );
         let mut buggy = Arc::try_unwrap(plan.decls.remove(0)).expect("the plan's own");
         buggy.resource = Arc::new(Panics);
         buggy.id = "buggy".into();
@@ -488,12 +493,7 @@ mod tests {
 
     #[test]
     fn a_check_that_panics_is_an_error_for_each_of_its_properties() {
-        let spec = load_str(
-            Path::new("spec.toml"),
-            "[command.\"true\"]\nexit-status = 0\nstdout = \"\"\n",
-        )
-        .unwrap();
-        let plan = Plan::build(spec, &crate::plan::Filter::default());
+        let plan = plan_of("[command.\"true\"]\nexit-status = 0\nstdout = \"\"\n");
         let results = guarded(&plan.decls[0], &Host::local(), || {
             panic!("deadline out of range")
         });
@@ -508,12 +508,7 @@ mod tests {
 
     #[test]
     fn a_target_that_is_gone_is_not_retried() {
-        let spec = load_str(
-            Path::new("spec.toml"),
-            "[command.\"true\"]\nexit-status = 0\n",
-        )
-        .unwrap();
-        let plan = Plan::build(spec, &crate::plan::Filter::default());
+        let plan = plan_of("[command.\"true\"]\nexit-status = 0\n");
         let decl = &plan.decls[0];
         let host = Host::local();
         let after = |e: ProbeError| {
