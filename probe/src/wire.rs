@@ -88,7 +88,8 @@ pub struct Http {
     pub headers: Vec<(String, String)>,
     /// A body to send.
     pub body: Option<Vec<u8>>,
-    /// Whether redirects are followed (at most [`crate::http::MAX_REDIRECTS`]).
+    /// Whether redirects are followed (at most [`crate::http::MAX_REDIRECTS`]); a
+    /// redirect to `https://` is not followed but answered as it came.
     pub follow: bool,
     /// Given up (as `timeout`) after this many milliseconds, all redirects included.
     pub timeout_ms: u64,

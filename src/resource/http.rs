@@ -14,6 +14,8 @@ mod local;
 
 use std::time::Duration;
 
+// One limit of redirects and of body size for every way of asking: the probe's.
+use ispec_probe::http::{BODY_LIMIT, MAX_REDIRECTS};
 use ureq::http::{HeaderName, HeaderValue, Method, Uri};
 
 use crate::expect::{Ty, Value};
@@ -76,13 +78,6 @@ pub(super) const KIND: Kind = Kind {
 /// What ispec's own requests say they are.
 const USER_AGENT: &str = concat!("ispec/", env!("CARGO_PKG_VERSION"));
 
-/// How many redirects `follow-redirects` follows before it gives up: the probe's, so
-/// every way of asking agrees.
-const MAX_REDIRECTS: u32 = ispec_probe::http::MAX_REDIRECTS;
-
-/// The most body read: a check on a bigger body is an error, not a silent cut.
-const BODY_LIMIT: u64 = ispec_probe::http::BODY_LIMIT as u64;
-
 #[derive(Debug)]
 struct Http {
     url: String,
@@ -106,6 +101,11 @@ struct Response {
 }
 
 fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
+    Ok(Box::new(parse(id, options)?))
+}
+
+/// Reads the URL and the options of a request.
+fn parse(id: &str, options: &Options) -> Result<Http, String> {
     let uri: Uri = id.parse().map_err(|e| {
         format!("`{id}` is not a valid URL ({e}); write it as `http://HOST[:PORT]/PATH`")
     })?;
@@ -144,7 +144,7 @@ fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
             ));
         }
     }
-    Ok(Box::new(Http {
+    Ok(Http {
         url: id.to_string(),
         authority,
         method,
@@ -153,7 +153,7 @@ fn new(id: &str, options: &Options) -> Result<Box<dyn Resource>, String> {
         tls_verify: options.bool("tls-verify").unwrap_or(true),
         follow_redirects: options.bool("follow-redirects").unwrap_or(false),
         ca_file: options.str("ca-file").map(str::to_string),
-    }))
+    })
 }
 
 impl Resource for Http {
@@ -172,6 +172,13 @@ impl Resource for Http {
             self.fetch(host.timeout(), wants(wanted, "body"))?
         } else if let Some(answer) = gathered {
             match answer? {
+                // The probe stopped at a redirect to `https://`, which it cannot
+                // follow: the target's `curl` makes the whole request again.
+                NetAnswer::Response {
+                    status, headers, ..
+                } if self.follow_redirects && leaves_http(status, &headers) => {
+                    self.by_curl(host, true)?
+                }
                 NetAnswer::Response {
                     status,
                     headers,
@@ -188,15 +195,7 @@ impl Resource for Http {
                 }
             }
         } else {
-            curl::fetch(self, host).map_err(|e| match e {
-                ProbeError::ToolMissing(tool) if tool == "curl" && self.is_https() => {
-                    ProbeError::Failed(
-                        "https:// from inside a target needs `curl` there, and it is not installed"
-                            .into(),
-                    )
-                }
-                other => other,
-            })?
+            self.by_curl(host, self.is_https())?
         };
         let mut seen = Observed::new();
         seen.set("status", Value::Int(i64::from(response.status)));
@@ -206,9 +205,37 @@ impl Resource for Http {
     }
 }
 
+/// Returns true if and only if a response with `status` and `headers` (`name: value`,
+/// names in lowercase) is a redirect to another scheme than `http://` (`https://`),
+/// which the probe answers with instead of following it.
+fn leaves_http(status: u16, headers: &[String]) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+        && headers
+            .iter()
+            .filter_map(|h| h.strip_prefix("location: "))
+            .any(|to| {
+                to.split_once("://").is_some_and(|(scheme, _)| {
+                    !scheme.is_empty()
+                        && !scheme.contains(['/', '?', '#'])
+                        && !scheme.eq_ignore_ascii_case("http")
+                })
+            })
+}
+
 impl Http {
     fn is_https(&self) -> bool {
         self.url.starts_with("https://")
+    }
+
+    /// The request made by `curl` on the target; `needs_tls` says the request
+    /// involves `https://`, so that a missing `curl` is explained.
+    fn by_curl(&self, host: &Host, needs_tls: bool) -> Result<Response, ProbeError> {
+        curl::fetch(self, host).map_err(|e| match e {
+            ProbeError::ToolMissing(tool) if tool == "curl" && needs_tls => ProbeError::Failed(
+                "https:// from inside a target needs `curl` there, and it is not installed".into(),
+            ),
+            other => other,
+        })
     }
 
     /// The request as a network fact the probe answers, `curl` where it cannot run;
@@ -427,6 +454,55 @@ mod tests {
             .probe(&host, &all)
             .unwrap_err();
         assert!(err.to_string().starts_with("cannot connect: "), "{err}");
+    }
+
+    #[test]
+    fn a_redirect_to_https_is_finished_by_curl() {
+        assert!(leaves_http(301, &["location: https://web/".into()]));
+        assert!(leaves_http(308, &["location: HTTPS://web/".into()]));
+        assert!(!leaves_http(301, &["location: http://web/".into()]));
+        assert!(!leaves_http(302, &["location: /go?to=https://web/".into()]));
+        assert!(!leaves_http(200, &["location: https://web/".into()]));
+        // The https:// end: a closed port, so that curl, and only curl, says where
+        // it went.
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tls_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 301 Moved\r\nLocation: https://127.0.0.1:{tls_port}/\r\nContent-Length: 0\r\n\r\n"
+                );
+            }
+        });
+        let mut follow = Options::new();
+        follow.insert("follow-redirects", OptValue::Bool(true));
+        let http = new(&format!("http://127.0.0.1:{port}/"), &follow).unwrap();
+        let host =
+            Host::new(Box::new(crate::backend::Elsewhere)).with_timeout(Duration::from_secs(5));
+        // What the probe answers in a target, as gathering would remember it.
+        let Some(net) = parse(&format!("http://127.0.0.1:{port}/"), &follow)
+            .unwrap()
+            .net(host.timeout())
+        else {
+            panic!("http:// is a network fact")
+        };
+        let NetQuery::Http(query) = &net.query else {
+            panic!()
+        };
+        let reply = ispec_probe::http::request(query);
+        host.remember_net(&net.query, net.query.answer(reply));
+        let err = http.probe(&host, &["status"]).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot connect: ") && err.contains(&tls_port.to_string()),
+            "{err}"
+        );
     }
 
     #[test]

@@ -116,10 +116,7 @@ fn parse_include(output: &[u8], follow_redirects: bool) -> Result<Response, Stri
             rest = after;
             continue;
         }
-        let headers = lines
-            .filter(|l| !l.is_empty())
-            .map(ispec_probe::http::header)
-            .collect();
+        let headers = ispec_probe::http::header_lines(lines);
         return Ok(Response {
             status,
             headers,
@@ -194,6 +191,8 @@ mod tests {
         assert_eq!(r.status, 200);
         assert!(r.headers.contains(&"server: nginx/1.24.0".to_string()));
         assert!(r.body.starts_with("<!DOCTYPE html>"));
+        let folded = parse_include(b"HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\n\r\nbody", false);
+        assert_eq!(folded.unwrap().headers, ["x-a: one two"]);
         assert!(parse_include(b"garbage", false).is_err());
         assert!(parse_include(b"HTTP/1.1 abc\r\n\r\n", false).is_err());
     }

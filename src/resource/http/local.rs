@@ -45,7 +45,7 @@ impl Http {
             let bytes = response
                 .body_mut()
                 .with_config()
-                .limit(BODY_LIMIT)
+                .limit(u64::try_from(BODY_LIMIT).unwrap_or(u64::MAX))
                 .read_to_vec()
                 .map_err(|e| self.explain(e, timeout))?;
             String::from_utf8_lossy(&bytes).into_owned()
