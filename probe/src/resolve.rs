@@ -185,7 +185,11 @@ impl Conf {
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 
-/// Sends one query per record type to `server` and gathers the answers.
+/// Sends one query per record type to `server` and gathers the answers. Each type
+/// is judged on its own: a server that fails one (`SERVFAIL`, `NOTIMP` or
+/// `FORMERR` for AAAA, or no answer to it) but gives addresses for another still
+/// resolves the name. It is an error only when a type failed and no address came,
+/// as then "no such name" cannot be told from "could not ask".
 fn exchange(
     server: SocketAddr,
     name: &str,
@@ -210,11 +214,13 @@ fn exchange(
     }
     let deadline = Instant::now() + wait;
     let mut found = Vec::new();
+    let mut failed: Option<String> = None;
     let mut buf = [0u8; 1500];
     while !pending.is_empty() {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err("no answer".into());
+            failed.get_or_insert_with(|| "no answer".into());
+            break;
         }
         socket
             .set_read_timeout(Some(left))
@@ -223,48 +229,91 @@ fn exchange(
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err("no answer".into());
+                failed.get_or_insert_with(|| "no answer".into());
+                break;
             }
             Err(e) => return Err(e.to_string()),
         };
-        let Ok(mut answer) = decode_answer(&buf[..n]) else {
+        let Ok(answer) = decode_answer(&buf[..n]) else {
             continue;
         };
         let Some(at) = pending.iter().position(|(id, _)| *id == answer.id) else {
             continue;
         };
         let (id, ty) = pending.remove(at);
-        if answer.truncated {
-            answer = decode_answer(&over_tcp(server, &encode_query(id, name, ty)?, deadline)?)?;
-        }
-        match answer.rcode {
-            // NOERROR, or NXDOMAIN: the name has no such records.
-            0 | 3 => found.extend(answer.addrs),
-            2 => return Err("server failure".into()),
-            5 => return Err("refused".into()),
-            other => return Err(format!("answer code {other}")),
+        let answer = if answer.truncated {
+            over_tcp(server, &encode_query(id, name, ty)?, deadline)
+                .and_then(|bytes| decode_answer(&bytes))
+        } else {
+            Ok(answer)
+        };
+        match answer.and_then(|a| records(&a)) {
+            Ok(addrs) => found.extend(addrs),
+            Err(why) => {
+                failed.get_or_insert(why);
+            }
         }
     }
-    Ok(found)
+    match failed {
+        Some(why) if found.is_empty() => Err(why),
+        _ => Ok(found),
+    }
 }
 
-/// The same query over TCP, for an answer too long for UDP.
+/// The addresses of one answer, or why the server gave none.
+fn records(answer: &Answer) -> Result<Vec<IpAddr>, String> {
+    match answer.rcode {
+        // NOERROR, or NXDOMAIN: the name has no such records.
+        0 | 3 => Ok(answer.addrs.clone()),
+        1 => Err("format error".into()),
+        2 => Err("server failure".into()),
+        4 => Err("not implemented".into()),
+        5 => Err("refused".into()),
+        other => Err(format!("answer code {other}")),
+    }
+}
+
+/// The same query over TCP, for an answer too long for UDP, all of it before
+/// `deadline` (each read waits only for what is left).
 fn over_tcp(server: SocketAddr, query: &[u8], deadline: Instant) -> Result<Vec<u8>, String> {
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    let mut stream = TcpStream::connect_timeout(&server, left).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(left))
-        .map_err(|e| e.to_string())?;
+    let left = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err("no answer in time over TCP".to_string())
+        } else {
+            Ok(left)
+        }
+    };
+    let mut stream = TcpStream::connect_timeout(&server, left()?).map_err(|e| e.to_string())?;
     let len = u16::try_from(query.len()).map_err(|_| "a long query")?;
     let mut out = len.to_be_bytes().to_vec();
     out.extend_from_slice(query);
+    stream
+        .set_write_timeout(Some(left()?))
+        .map_err(|e| e.to_string())?;
     stream.write_all(&out).map_err(|e| e.to_string())?;
+    let mut fill = |buf: &mut [u8]| -> Result<(), String> {
+        let mut got = 0;
+        while got < buf.len() {
+            stream
+                .set_read_timeout(Some(left()?))
+                .map_err(|e| e.to_string())?;
+            match stream.read(&mut buf[got..]) {
+                Ok(0) => return Err("the server closed the connection".into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Err("no answer in time over TCP".into());
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    };
     let mut len = [0u8; 2];
-    stream.read_exact(&mut len).map_err(|e| e.to_string())?;
+    fill(&mut len)?;
     let mut answer = vec![0; usize::from(u16::from_be_bytes(len))];
-    stream.read_exact(&mut answer).map_err(|e| e.to_string())?;
+    fill(&mut answer)?;
     Ok(answer)
 }
 
@@ -436,6 +485,100 @@ mod tests {
         assert_eq!((nx.rcode, nx.addrs.len()), (3, 0));
         assert!(decode_answer(&a[..a.len() - 3]).is_err());
         assert!(decode_answer(&q).is_err());
+    }
+
+    /// A DNS answer to `query` with `rcode` and the `addrs` as records.
+    fn answer_to(query: &[u8], rcode: u8, addrs: &[IpAddr]) -> Vec<u8> {
+        let mut out = query[..2].to_vec();
+        out.extend_from_slice(&[0x81, 0x80 | rcode, 0, 1, 0]);
+        out.push(u8::try_from(addrs.len()).unwrap());
+        out.extend_from_slice(&[0, 0, 0, 0]);
+        out.extend_from_slice(&query[12..]);
+        for ip in addrs {
+            let (ty, data) = match ip {
+                IpAddr::V4(v4) => (TYPE_A, v4.octets().to_vec()),
+                IpAddr::V6(v6) => (TYPE_AAAA, v6.octets().to_vec()),
+            };
+            out.extend_from_slice(&[0xc0, 12]);
+            out.extend_from_slice(&ty.to_be_bytes());
+            out.extend_from_slice(&[0, 1, 0, 0, 0, 60, 0, u8::try_from(data.len()).unwrap()]);
+            out.extend_from_slice(&data);
+        }
+        out
+    }
+
+    /// A nameserver on 127.0.0.1 that answers A queries with 10.0.0.7 and AAAA
+    /// queries with `aaaa_rcode` and no record (or not at all, for `None`).
+    fn nameserver(aaaa_rcode: Option<u8>) -> SocketAddr {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = socket.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let query = &buf[..n];
+                let ty = u16::from_be_bytes([query[n - 4], query[n - 3]]);
+                let reply = match (ty, aaaa_rcode) {
+                    (TYPE_A, _) => answer_to(query, 0, &["10.0.0.7".parse().unwrap()]),
+                    (_, Some(rcode)) => answer_to(query, rcode, &[]),
+                    (_, None) => continue,
+                };
+                let _ = socket.send_to(&reply, from);
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_failed_aaaa_lookup_does_not_fail_the_a_records() {
+        let wait = Duration::from_millis(500);
+        let a: IpAddr = "10.0.0.7".parse().unwrap();
+        // FORMERR, SERVFAIL, NOTIMP, REFUSED, and no answer at all.
+        for rcode in [Some(1), Some(2), Some(4), Some(5), None] {
+            let server = nameserver(rcode);
+            assert_eq!(
+                exchange(server, "web", &[TYPE_A, TYPE_AAAA], wait),
+                Ok(vec![a]),
+                "{rcode:?}"
+            );
+            // Alone, the failed type is an error, not "no such name".
+            assert!(
+                exchange(server, "web", &[TYPE_AAAA], wait).is_err(),
+                "{rcode:?}"
+            );
+        }
+        // NOERROR with no AAAA record is an answer.
+        let server = nameserver(Some(0));
+        assert_eq!(exchange(server, "web", &[TYPE_AAAA], wait), Ok(vec![]));
+    }
+
+    #[test]
+    fn tcp_answers_keep_to_one_deadline() {
+        // A server that trickles a long answer, a byte every 100 ms.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut query = [0u8; 64];
+            let _ = stream.read(&mut query);
+            let _ = stream.write_all(&[0, 200]);
+            for _ in 0..200 {
+                std::thread::sleep(Duration::from_millis(100));
+                if stream.write_all(&[0]).is_err() {
+                    return;
+                }
+            }
+        });
+        let query = encode_query(1, "web", TYPE_A).unwrap();
+        let started = Instant::now();
+        let got = over_tcp(server, &query, started + Duration::from_millis(700));
+        assert!(got.is_err(), "{got:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
