@@ -3,6 +3,7 @@
 //! On it, Docker's embedded DNS answers each container's target name.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 /// Creates a private bridge network for one suite run, registered in `owned` so it is
 /// removed with the run's containers (also on Ctrl-C), with ispec's labels and
 /// `labels` (`KEY=value`, e.g. the CI job's). Returns its name.
-pub fn create(owned: &Owned, labels: &[String]) -> Result<String, BackendError> {
+pub fn create(owned: &Arc<Owned>, labels: &[String]) -> Result<String, BackendError> {
     let engine = Engine::connect()?;
     // Leftovers of killed runs go first, as before a container starts.
     owned.sweep_once(&engine);
@@ -33,6 +34,10 @@ pub fn create(owned: &Owned, labels: &[String]) -> Result<String, BackendError> 
     let failed = |cause: String| BackendError::Unreachable {
         target: "the suite's network".into(),
         cause,
+    };
+    // In flight until the engine answers: see `Owned::creating`.
+    let Some(_creating) = owned.creating() else {
+        return Err(failed("interrupted".into()));
     };
     if !owned.register_network(&engine, &name) {
         return Err(failed("interrupted".into()));
@@ -68,7 +73,7 @@ pub fn create(owned: &Owned, labels: &[String]) -> Result<String, BackendError> 
 /// Puts every container of `specs` on one new private network (none is created when
 /// `specs` is empty): what a suite's image targets get. See [`create`].
 pub fn join<'a>(
-    owned: &Owned,
+    owned: &Arc<Owned>,
     labels: &[String],
     specs: impl IntoIterator<Item = &'a mut super::ContainerSpec>,
 ) -> Result<(), BackendError> {

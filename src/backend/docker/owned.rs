@@ -3,8 +3,8 @@
 //! what a killed run left behind.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 
@@ -22,10 +22,16 @@ pub(crate) const LABEL_IMAGE: &str = "io.ispec.image";
 
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an interrupt waits for creations already sent to the engine to return, so
+/// what they create is registered (or found by its owner label) and removed.
+const CREATES_WAIT: Duration = Duration::from_secs(15);
+
 /// The containers this process created and has not removed yet.
 #[derive(Debug, Default)]
 pub struct Owned {
     state: Mutex<State>,
+    /// Signalled when a creation returns.
+    created: Condvar,
     /// Whether this run already swept what killed runs left behind.
     swept: std::sync::atomic::AtomicBool,
 }
@@ -35,10 +41,26 @@ struct State {
     containers: Vec<Registered>,
     /// Networks the run created: removed after their containers.
     networks: Vec<(Engine, String)>,
+    /// Creations (containers, networks) sent to the engine that have not returned.
+    creating: usize,
+    /// Every engine this run created something on, for the sweep by owner label.
+    engines: Vec<Engine>,
     closing: bool,
 }
 
-#[derive(Debug)]
+/// A creation in flight (see [`Owned::creating`]); dropping it says it returned.
+#[must_use = "the creation counts as in flight until this is dropped"]
+pub(crate) struct Creating(Arc<Owned>);
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.creating -= 1;
+        self.0.created.notify_all();
+    }
+}
+
+#[derive(Clone, Debug)]
 struct Registered {
     engine: Engine,
     name: String,
@@ -52,6 +74,19 @@ impl Owned {
         Self::default()
     }
 
+    /// Counts a creation about to be sent to the engine as in flight until the
+    /// returned guard drops: an interrupt waits for it (a little) before removing,
+    /// so a container whose creation lands after the removal is not left behind.
+    /// `None` when the registry is closing: the caller must not create anything.
+    pub(crate) fn creating(self: &Arc<Self>) -> Option<Creating> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closing {
+            return None;
+        }
+        state.creating += 1;
+        Some(Creating(Arc::clone(self)))
+    }
+
     /// Records a container (by name, before it is created, so an interrupt during the
     /// creation still finds it). Returns false when the registry is closing: the
     /// caller must not go on.
@@ -60,6 +95,7 @@ impl Owned {
         if state.closing {
             return false;
         }
+        state.note_engine(engine);
         state.containers.push(Registered {
             engine: engine.clone(),
             name: name.to_string(),
@@ -83,6 +119,7 @@ impl Owned {
         if state.closing {
             return false;
         }
+        state.note_engine(engine);
         state.networks.push((engine.clone(), name.to_string()));
         true
     }
@@ -105,23 +142,42 @@ impl Owned {
     /// (unless a kept container is on them): what a run does when it ends, whatever
     /// its outcome. Returns how many containers were removed.
     pub fn finish(&self) -> usize {
+        // Entries stay registered until their removal returns, so an interrupt in the
+        // meantime still finds them.
         let (containers, networks) = {
-            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            let (kept, gone): (Vec<Registered>, Vec<Registered>) =
-                std::mem::take(&mut state.containers)
-                    .into_iter()
-                    .partition(|c| c.keep);
-            let networks = if kept.is_empty() {
-                std::mem::take(&mut state.networks)
-            } else {
+            let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let gone: Vec<Registered> = state
+                .containers
+                .iter()
+                .filter(|c| !c.keep)
+                .map(Registered::clone)
+                .collect();
+            let networks = if state.containers.iter().any(|c| c.keep) {
                 Vec::new()
+            } else {
+                state.networks.clone()
             };
-            state.containers = kept;
             (gone, networks)
         };
         let removed = remove_containers(&containers);
+        self.forget_all(&containers);
         remove_networks(&networks);
+        self.forget_networks(&networks);
         removed
+    }
+
+    fn forget_all(&self, containers: &[Registered]) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .containers
+            .retain(|c| !containers.iter().any(|r| r.name == c.name));
+    }
+
+    fn forget_networks(&self, networks: &[(Engine, String)]) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state
+            .networks
+            .retain(|(_, n)| !networks.iter().any(|(_, r)| r == n));
     }
 
     /// Forgets a container that was removed (or is kept on purpose).
@@ -141,20 +197,57 @@ impl Owned {
             .closing
     }
 
-    /// Removes every registered container and refuses new ones: what Ctrl-C and
-    /// SIGTERM do. Returns how many were removed.
+    /// Removes every container and network of the run and refuses new ones: what
+    /// Ctrl-C and SIGTERM do. Creations already sent to the engine are waited for
+    /// (at most [`CREATES_WAIT`]); then the registered containers go, then any other
+    /// container or network carrying this run's owner label (a creation that landed
+    /// late). Returns how many containers were removed (not those already gone).
     pub fn remove_all(&self) -> usize {
-        let (containers, networks) = {
+        self.remove_all_waiting(CREATES_WAIT)
+    }
+
+    fn remove_all_waiting(&self, wait: Duration) -> usize {
+        let (containers, networks, engines) = {
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             state.closing = true;
+            let until = Instant::now() + wait;
+            while state.creating > 0 {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = self
+                    .created
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
             (
-                std::mem::take(&mut state.containers),
-                std::mem::take(&mut state.networks),
+                state.containers.clone(),
+                state.networks.clone(),
+                state.engines.clone(),
             )
         };
-        let removed = remove_containers(&containers);
+        let mut removed = remove_containers(&containers);
+        self.forget_all(&containers);
+        let owner = [format!("{LABEL_OWNER}={}", owner_id())];
+        for engine in &engines {
+            // Everything of this run, kept or not: the run was interrupted.
+            if let Ok(late) = sweep(engine, true, true, &owner) {
+                removed += late.containers.len();
+            }
+        }
         remove_networks(&networks);
+        self.forget_networks(&networks);
         removed
+    }
+}
+
+impl State {
+    fn note_engine(&mut self, engine: &Engine) {
+        if !self.engines.iter().any(|e| e.address == engine.address) {
+            self.engines.push(engine.clone());
+        }
     }
 }
 
@@ -163,7 +256,9 @@ fn remove_containers(containers: &[Registered]) -> usize {
     std::thread::scope(|scope| {
         let removals: Vec<_> = containers
             .iter()
-            .map(|c| scope.spawn(|| remove(&c.engine, &c.name).is_ok()))
+            .map(|c| {
+                scope.spawn(|| remove(&c.engine, &c.name).is_ok_and(|r| r == Removal::Removed))
+            })
             .collect();
         removals
             .into_iter()
@@ -192,23 +287,32 @@ impl Drop for FinishOnDrop {
     }
 }
 
+/// What [`remove`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// The container was there, and this call removed it.
+    Removed,
+    /// It was not there (never created, or removed by someone else).
+    AlreadyGone,
+}
+
 /// Removes a container and its anonymous volumes, stopping it first. A container that
-/// is already gone is not an error.
-pub(crate) fn remove(engine: &Engine, name: &str) -> Result<(), BackendError> {
+/// is already gone is not an error, but not counted as removed either.
+pub(crate) fn remove(engine: &Engine, name: &str) -> Result<Removal, BackendError> {
     engine.block_on(REMOVE_TIMEOUT, async {
         let options = RemoveContainerOptionsBuilder::new()
             .force(true)
             .v(true)
             .build();
         match engine.api.remove_container(name, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) if engine::status(&e) == Some(404) => Ok(()),
+            Ok(()) => Ok(Removal::Removed),
+            Err(e) if engine::status(&e) == Some(404) => Ok(Removal::AlreadyGone),
             // 409: another sweep is removing it; wait until it is gone.
             Err(e) if engine::status(&e) == Some(409) => {
                 while engine.api.inspect_container(name, None).await.is_ok() {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                Ok(())
+                Ok(Removal::AlreadyGone)
             }
             Err(e) => Err(BackendError::Failed(format!(
                 "cannot remove container `{name}`: {}",
@@ -322,7 +426,9 @@ pub(crate) fn sweep(
         else {
             continue;
         };
-        remove(engine, &name)?;
+        if remove(engine, &name)? == Removal::AlreadyGone {
+            continue;
+        }
         containers.push(Leftover {
             name,
             image: labels.get(LABEL_IMAGE).cloned().unwrap_or_default(),
@@ -395,5 +501,38 @@ mod tests {
         assert!(!owner_alive(&format!("{}:{pid}:1", hostname())));
         assert!(owner_alive("some-other-machine:1:1"));
         assert!(!owner_alive("garbage"));
+    }
+
+    #[test]
+    fn an_interrupt_waits_for_creations_in_flight_and_then_refuses_new_ones() {
+        let owned = Arc::new(Owned::new());
+        let creating = owned.creating().expect("not closing yet");
+        let interrupt = std::thread::spawn({
+            let owned = Arc::clone(&owned);
+            move || {
+                owned.remove_all_waiting(Duration::from_secs(10));
+                Instant::now()
+            }
+        });
+        while !owned.is_closing() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(owned.creating().is_none(), "no creation once closing");
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!interrupt.is_finished(), "waits for the creation in flight");
+        let returned = Instant::now();
+        drop(creating);
+        let ended = interrupt.join().unwrap();
+        assert!(ended >= returned);
+        assert!(ended - returned < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_interrupt_waits_for_a_creation_that_never_returns_only_so_long() {
+        let owned = Arc::new(Owned::new());
+        let _stuck = owned.creating().expect("not closing yet");
+        let started = Instant::now();
+        assert_eq!(owned.remove_all_waiting(Duration::from_millis(200)), 0);
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

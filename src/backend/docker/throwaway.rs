@@ -134,6 +134,11 @@ impl Container {
             std::process::id(),
             SEQUENCE.fetch_add(1, Ordering::Relaxed)
         );
+        // In flight from before it is registered until the engine answers: an
+        // interrupt waits for the answer, so the container cannot land after it.
+        let Some(creating) = owned.creating() else {
+            return Err(unreachable("interrupted".into()));
+        };
         if !owned.register(&engine, &name) {
             return Err(unreachable("interrupted".into()));
         }
@@ -153,6 +158,7 @@ impl Container {
                 .await
                 .map_err(|e| BackendError::Failed(engine::message(&e)))
         });
+        drop(creating);
         let id = created
             .map_err(|e| unreachable(format!("cannot create the container: {e}")))?
             .id;
