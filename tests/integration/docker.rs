@@ -436,6 +436,53 @@ fn unreachable_engines_missing_images_and_containers_are_exit_3() {
     );
 }
 
+#[test]
+fn a_container_removed_mid_run_stops_within_retries_at_once() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let started = Started::run(DEBIAN, &[]);
+    wait_ready(&started);
+    // Never holds: retried for 30 s unless the target's going away ends it.
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/ispec-never\"]\nexists = true\nwithin = \"30s\"\n",
+    )]);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("ispec"))
+        .args(["run", specs.path("spec.toml").to_str().unwrap()])
+        .args(["--target", &started.target(), "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ispec starts");
+    std::thread::sleep(Duration::from_secs(2));
+    let removed = Command::new("docker")
+        .args(["rm", "-f", &started.id])
+        .output()
+        .expect("docker runs");
+    assert!(removed.status.success());
+    let gone = Instant::now();
+    let mut out = Vec::new();
+    let stdout = child.stdout.take().expect("piped");
+    // A hang guard: the run's 30 s would pass first otherwise.
+    let reader = std::thread::spawn(move || {
+        let mut stdout = stdout;
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let status = child.wait().expect("ispec exits");
+    let out = reader.join().expect("read");
+    assert!(
+        gone.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        gone.elapsed()
+    );
+    assert_eq!(status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    let message = doc["results"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot reach"), "{doc:#}");
+}
+
 /// Starts `ispec run` on a check that takes a minute, in a throwaway container
 /// labeled `label`, and returns once that check is running inside it.
 #[expect(

@@ -79,7 +79,18 @@ impl Container {
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(bytes) => tar.extend_from_slice(&bytes),
-                Err(e) if engine::status(&e) == Some(404) => return Ok(None),
+                // A 404 is a missing path, or a container that went away mid-run:
+                // the latter must not read as "the file does not exist".
+                Err(e) if engine::status(&e) == Some(404) => {
+                    let why = engine::message(&e);
+                    if why.to_ascii_lowercase().contains("no such container") {
+                        return Err(BackendError::Unreachable {
+                            target: self.target.clone(),
+                            cause: why,
+                        });
+                    }
+                    return Ok(None);
+                }
                 Err(e) if engine::status(&e) == Some(403) => {
                     return Err(BackendError::Denied(format!("cannot read `{path}`")));
                 }
