@@ -286,13 +286,12 @@ impl Run {
 /// once every target is done: targets of one run may reach each other).
 fn check_all(jobs: &[Job], opts: &RunOptions) -> Result<Report, RunError> {
     let mut collect = Collect::default();
-    let summary = fleet::execute(jobs, opts, &mut collect)
+    let summary = fleet::execute_and_close(jobs, opts, &mut collect)
         .map_err(|e| RunError::BadTarget(format!("the run stopped: {e}")))?;
-    let mut targets = Vec::new();
-    for job in jobs {
-        job.host.close();
-        targets.push((job.host.name().to_string(), job.host.stats()));
-    }
+    let targets = jobs
+        .iter()
+        .map(|job| (job.host.name().to_string(), job.host.stats()))
+        .collect();
     Ok(Report {
         results: collect.0,
         summary,

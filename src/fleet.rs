@@ -104,6 +104,23 @@ pub fn execute(jobs: &[Job], opts: &RunOptions, out: &mut dyn Reporter) -> io::R
     Ok(total)
 }
 
+/// [`execute`], then closes every target (throwaway containers go) all at once,
+/// whatever the run's outcome. No target is closed before every one is done:
+/// targets of one run may reach each other.
+pub fn execute_and_close(
+    jobs: &[Job],
+    opts: &RunOptions,
+    out: &mut dyn Reporter,
+) -> io::Result<Summary> {
+    let ran = execute(jobs, opts, out);
+    thread::scope(|scope| {
+        for job in jobs {
+            scope.spawn(|| job.host.close());
+        }
+    });
+    ran
+}
+
 /// Hands `events` on to `out` grouped by target, in target order; returns the sum of
 /// the targets' summaries.
 fn report(
@@ -261,6 +278,53 @@ mod tests {
                 .repeat(3)
                 .iter()
                 .collect::<Vec<_>>()
+        );
+    }
+
+    /// A target whose closing takes a while, and says it was closed.
+    struct SlowToClose(Arc<AtomicUsize>);
+
+    impl crate::backend::Backend for SlowToClose {
+        fn target(&self) -> &'static str {
+            "slow-to-close"
+        }
+
+        fn exec(
+            &self,
+            _cmd: &crate::cmd::Cmd,
+            _timeout: Duration,
+        ) -> Result<crate::cmd::Output, crate::backend::BackendError> {
+            Err(crate::backend::BackendError::Failed(
+                "nothing runs here".into(),
+            ))
+        }
+
+        fn close(&self) {
+            thread::sleep(Duration::from_millis(300));
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn every_target_is_closed_after_the_run_all_at_once() {
+        let closed = Arc::new(AtomicUsize::new(0));
+        let empty = Plan::build(
+            crate::spec::load_str(Path::new("spec.toml"), "").unwrap(),
+            &crate::plan::Filter::default(),
+        );
+        let jobs: Vec<Job> = (0..3)
+            .map(|i| Job {
+                plan: empty.clone(),
+                host: Host::new(Box::new(SlowToClose(Arc::clone(&closed)))).named(format!("t{i}")),
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        execute_and_close(&jobs, &RunOptions::default(), &mut Heard::default()).unwrap();
+        assert_eq!(closed.load(Ordering::Relaxed), 3);
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
         );
     }
 }

@@ -146,7 +146,8 @@ impl Harness {
         if self.run.suite_path().is_some() {
             return self.suite_trials();
         }
-        let plan = self.run.plan()?;
+        // One plan shared by every trial (a clone per trial is quadratic).
+        let plan = Arc::new(self.run.plan()?);
         let run = Arc::new(self.run.clone());
         let mut trials = Vec::new();
         for target in self.run.targets() {
@@ -158,7 +159,7 @@ impl Harness {
                     let (run, target, plan, owned, results) = (
                         Arc::clone(&run),
                         target.clone(),
-                        plan.clone(),
+                        Arc::clone(&plan),
                         Arc::clone(owned),
                         Arc::clone(&results),
                     );
@@ -262,9 +263,8 @@ fn check_target(
 ) -> Result<Vec<CheckResult>, crate::RunError> {
     let job = run.job(target, plan, owned)?;
     let mut collect = Collect::default();
-    let ran = fleet::execute(std::slice::from_ref(&job), &run.options(), &mut collect);
-    job.host.close();
-    ran.map_err(|e| crate::RunError::BadTarget(format!("the run stopped: {e}")))?;
+    fleet::execute_and_close(std::slice::from_ref(&job), &run.options(), &mut collect)
+        .map_err(|e| crate::RunError::BadTarget(format!("the run stopped: {e}")))?;
     Ok(collect.0)
 }
 

@@ -76,11 +76,12 @@ impl Run {
             .iter()
             .map(|t| Step {
                 after: t.after.clone(),
-                held_back_by_failure: true,
+                // As the command does: hosts are still tried, to name each one down.
+                held_back_by_failure: matches!(t.target.target, TargetSpec::Image(_)),
             })
             .collect();
         let options = ConnectOptions::default();
-        let reached = fleet::in_order(&steps, 8, |i| {
+        let reached = fleet::in_order(&steps, self.options().parallel, |i| {
             backend::reach(&loaded.targets[i].target.target, &options, &owned, &|_| {})
         });
         let mut jobs = Vec::new();

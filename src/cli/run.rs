@@ -2,7 +2,6 @@
 
 use std::io::{self, IsTerminal};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -381,14 +380,8 @@ fn progress() -> Option<indicatif::ProgressBar> {
 
 fn run_all(jobs: &[Job], opts: &RunOptions, out: &mut Tee) -> io::Result<Summary> {
     out.start(jobs.iter().map(|j| j.plan.check_count()).sum())?;
-    let total = fleet::execute(jobs, opts, out)?;
-    // Throwaway containers go once every target is done (targets of one run may
-    // reach each other), all at once; then what each target cost is told.
-    thread::scope(|scope| {
-        for job in jobs {
-            scope.spawn(|| job.host.close());
-        }
-    });
+    let total = fleet::execute_and_close(jobs, opts, out)?;
+    // What each target cost, teardown included.
     for job in jobs {
         out.target_done(job.host.name(), &job.host.stats())?;
     }
