@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use bollard::models::NetworkCreateRequest;
+use bollard::models::{ContainerStateStatusEnum, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 
 use super::engine::{self, Engine};
@@ -136,29 +136,34 @@ pub(crate) fn sweep(
         if !all && owned::owner_alive(owner) {
             continue;
         }
-        // A kept container may still use it: the engine refuses, and it stays.
-        let in_use = engine.block_on(TIMEOUT, async {
-            Ok(engine
+        // A kept container may still use it: the engine refuses, and it stays. One
+        // that was just removed may still be listed while it leaves: not a user.
+        let users = engine.block_on(TIMEOUT, async {
+            let on_it: Vec<String> = engine
                 .api
                 .inspect_network(&name, None)
                 .await
                 .ok()
                 .and_then(|n| n.containers)
-                .is_some_and(|c| !c.is_empty()))
+                .map(|c| c.into_keys().collect())
+                .unwrap_or_default();
+            let mut users = 0;
+            for id in on_it {
+                match engine.api.inspect_container(&id, None).await {
+                    Err(e) if engine::status(&e) == Some(404) => {}
+                    Ok(c)
+                        if c.state.as_ref().and_then(|s| s.status).is_some_and(|s| {
+                            matches!(
+                                s,
+                                ContainerStateStatusEnum::REMOVING | ContainerStateStatusEnum::DEAD
+                            )
+                        }) => {}
+                    _ => users += 1,
+                }
+            }
+            Ok(users)
         })?;
-        if in_use {
-            continue;
-        }
-        if engine
-            .block_on(TIMEOUT, async {
-                engine
-                    .api
-                    .remove_network(&name)
-                    .await
-                    .map_err(|e| BackendError::Failed(engine::message(&e)))
-            })
-            .is_ok()
-        {
+        if users == 0 && remove(engine, &name).is_ok() {
             removed.push(name);
         }
     }
