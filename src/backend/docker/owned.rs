@@ -199,7 +199,7 @@ impl Owned {
 
     /// Removes every container and network of the run and refuses new ones: what
     /// Ctrl-C and SIGTERM do. Creations already sent to the engine are waited for
-    /// (at most [`CREATES_WAIT`]); then the registered containers go, then any other
+    /// (at most 15 s); then the registered containers go, then any other
     /// container or network carrying this run's owner label (a creation that landed
     /// late). Returns how many containers were removed (not those already gone).
     pub fn remove_all(&self) -> usize {
