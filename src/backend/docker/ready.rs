@@ -34,6 +34,13 @@ impl Container {
             waiting_for.push("the image's HEALTHCHECK to pass".to_string());
         }
         let deadline = Instant::now() + wait.within;
+        // One engine call may take what is left of the wait, and at least a moment.
+        let limit = || {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(200), Duration::from_secs(10))
+        };
+        let mut log = LogWatch::default();
         let mut pause = Duration::from_millis(50);
         loop {
             let state = self.state().map_err(|e| e.to_string())?;
@@ -46,12 +53,12 @@ impl Container {
             }
             let mut missing = Vec::new();
             if let Some(port) = wait.port {
-                if !self.port_listening(port) {
+                if !self.port_listening(port, limit()) {
                     missing.push(format!("port {port} to listen"));
                 }
             }
             if let Some(text) = &wait.log {
-                if !self.logs().contains(text.as_str()) {
+                if !log.found(self, text, limit()) {
                     missing.push(format!("a log line containing {text:?}"));
                 }
             }
@@ -90,24 +97,29 @@ impl Container {
     }
 
     /// True if a TCP socket listens on `port` (IPv4 or IPv6) inside the container.
-    fn port_listening(&self, port: u16) -> bool {
+    fn port_listening(&self, port: u16, limit: Duration) -> bool {
         let wanted = format!(":{port:04X}");
         ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-            self.read_file(table, Duration::from_secs(10))
-                .is_ok_and(|bytes| {
-                    String::from_utf8_lossy(&bytes).lines().skip(1).any(|line| {
-                        let fields: Vec<&str> = line.split_whitespace().collect();
-                        fields.len() > 3 && fields[1].ends_with(&wanted) && fields[3] == "0A"
-                    })
+            self.read_file(table, limit).is_ok_and(|bytes| {
+                String::from_utf8_lossy(&bytes).lines().skip(1).any(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 3 && fields[1].ends_with(&wanted) && fields[3] == "0A"
                 })
+            })
         })
     }
 
-    /// Everything the container printed so far.
-    fn logs(&self) -> String {
-        let options = LogsOptionsBuilder::new().stdout(true).stderr(true).build();
+    /// What the container printed since `since` (unix seconds; 0: everything), each
+    /// line behind its timestamp when `timestamps`.
+    fn logs_since(&self, since: i32, timestamps: bool, limit: Duration) -> Option<String> {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .since(since)
+            .timestamps(timestamps)
+            .build();
         self.engine
-            .block_on(Duration::from_secs(10), async {
+            .block_on(limit, async {
                 let mut stream = self.engine.api.logs(&self.id, Some(options));
                 let mut text = String::new();
                 while let Some(Ok(chunk)) = stream.next().await {
@@ -115,6 +127,12 @@ impl Container {
                 }
                 Ok(text)
             })
+            .ok()
+    }
+
+    /// Everything the container printed so far.
+    fn logs(&self) -> String {
+        self.logs_since(0, false, Duration::from_secs(10))
             .unwrap_or_default()
     }
 
@@ -127,5 +145,71 @@ impl Container {
         }
         let tail = &lines[lines.len().saturating_sub(5)..];
         format!("; its last output:\n    {}", tail.join("\n    "))
+    }
+}
+
+/// Reads a container's output a piece at a time while waiting for a line: each poll
+/// asks only for the lines since the second of the last one seen, so a chatty
+/// container's whole log is not fetched twice a second.
+#[derive(Default)]
+struct LogWatch {
+    /// Unix second of the last line seen: the engine's `since` counts whole seconds.
+    since: i32,
+    /// Timestamp of the last line seen (fixed width, so later ones compare greater).
+    last: String,
+}
+
+impl LogWatch {
+    /// True once a line printed so far contains `text`.
+    fn found(&mut self, container: &Container, text: &str, limit: Duration) -> bool {
+        let Some(logs) = container.logs_since(self.since, true, limit) else {
+            return false;
+        };
+        self.seen(&logs, text)
+    }
+
+    /// Looks through new lines (`TIMESTAMP TEXT`) for `text`, skipping those seen.
+    fn seen(&mut self, logs: &str, text: &str) -> bool {
+        for line in logs.lines() {
+            let (stamp, line) = line.split_once(' ').unwrap_or((line, ""));
+            if stamp <= self.last.as_str() {
+                continue;
+            }
+            if line.contains(text) {
+                return true;
+            }
+            self.last = stamp.to_string();
+            if let Some(second) = stamp
+                .get(..19)
+                .and_then(|s| humantime::parse_rfc3339(&format!("{s}Z")).ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i32::try_from(d.as_secs()).ok())
+            {
+                self.since = second;
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LogWatch;
+
+    #[test]
+    fn a_log_watch_reads_each_line_once_and_asks_from_its_second() {
+        let mut watch = LogWatch::default();
+        let first = "2026-12-04T18:00:01.000000001Z starting\n\
+                     2026-12-04T18:00:02.500000000Z loading\n";
+        assert!(!watch.seen(first, "ready"));
+        assert_eq!(watch.since, 1_796_407_202);
+        // The engine answers from the whole second again: the line seen is skipped,
+        // and a line is matched by itself, never across two.
+        let second = "2026-12-04T18:00:02.500000000Z loading\n\
+                      2026-12-04T18:00:02.700000000Z re\n\
+                      2026-12-04T18:00:03.000000000Z ady\n";
+        assert!(!watch.seen(second, "ready"));
+        assert!(!watch.seen(second, "loading"));
+        assert!(watch.seen("2026-12-04T18:00:03.100000000Z server ready\n", "ready"));
     }
 }
