@@ -438,11 +438,30 @@ mod tests {
             }),
             Reply::Missing("ispec-no-such-program".into())
         );
-        let started = Instant::now();
         // The child's own child is stopped too: otherwise its open stdout would hold
-        // the reply until it ends.
-        assert_eq!(run(&sh("sleep 30 & sleep 30", 300)), Reply::Timeout);
-        assert!(started.elapsed() < Duration::from_secs(10));
+        // the reply until it ends, and it would run on.
+        let pid_file = std::env::temp_dir().join(format!("ispec-probe-pid-{}", std::process::id()));
+        let script = format!("sleep 30 & echo $! > {}; sleep 30", pid_file.display());
+        assert_eq!(run(&sh(&script, 300)), Reply::Timeout);
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        std::fs::remove_file(&pid_file).unwrap();
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).map_or(true, |stat| {
+                stat.rsplit(')')
+                    .next()
+                    .unwrap()
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        // A kill is delivered, not waited for: give the grandchild a moment to end.
+        assert!(
+            (0..100).any(|_| gone() || {
+                std::thread::sleep(Duration::from_millis(20));
+                false
+            }),
+            "the background sleep {pid} outlived its program's time limit"
+        );
         assert!(matches!(run(&sh("kill -9 $$", 5000)), Reply::Ok(f) if f[0] == b"-"));
         let Reply::Ok(path) = run(&sh("echo $PATH $LC_ALL", 5000)) else {
             panic!()
@@ -456,21 +475,35 @@ mod tests {
 
     #[test]
     fn a_batch_is_answered_whole_and_lists_no_program_it_runs() {
+        // The three programs meet: each leaves a mark and waits for the other two, so
+        // one run alone gives up (exit 9) and only three at once all answer.
+        let dir = std::env::temp_dir().join(format!("ispec-probe-meet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let meet = |name: &str| {
+            let d = dir.display();
+            sh(
+                &format!(
+                    "touch {d}/{name}; n=0; \
+                     until [ -e {d}/one ] && [ -e {d}/two ] && [ -e {d}/three ]; do \
+                     n=$((n+1)); [ $n -gt 200 ] && exit 9; sleep 0.05; done; echo {name}"
+                ),
+                30_000,
+            )
+        };
         let batch = Batch {
             jobs: 3,
             queries: vec![
-                Query::Run(sh("sleep 0.2; echo one", 5000)),
+                Query::Run(meet("one")),
                 Query::Processes,
-                Query::Run(sh("echo two", 5000)),
+                Query::Run(meet("two")),
                 Query::Read("/nonexistent/ispec".into()),
-                Query::Run(sh("sleep 0.2; echo three", 5000)),
+                Query::Run(meet("three")),
             ],
         };
         let out = Mutex::new(REPLY_HEADER.as_bytes().to_vec());
-        let started = Instant::now();
         serve(&batch, &out).unwrap();
-        // Three programs of 0.2 s each, at once.
-        assert!(started.elapsed() < Duration::from_millis(550));
+        std::fs::remove_dir_all(&dir).unwrap();
         let mut out = out.into_inner().unwrap();
         out.extend_from_slice(b"end 0\n");
         let replies = parse_replies(&out, 5).unwrap();
@@ -485,9 +518,16 @@ mod tests {
         assert!(pids.len() > 1 && !pids.contains(&own.as_bytes()));
         assert!(!String::from_utf8_lossy(&fields[0]).contains("echo three"));
         assert_eq!(replies.replies[3], Some(Reply::NotFound));
-        assert_eq!(
-            replies.replies[4],
-            Some(Reply::Ok(vec![b"0".to_vec(), b"three\n".to_vec(), vec![]]))
-        );
+        for (at, name) in [(0, "one"), (2, "two"), (4, "three")] {
+            assert_eq!(
+                replies.replies[at],
+                Some(Reply::Ok(vec![
+                    b"0".to_vec(),
+                    format!("{name}\n").into_bytes(),
+                    vec![]
+                ])),
+                "{name} did not meet the others: the programs ran one after another"
+            );
+        }
     }
 }
