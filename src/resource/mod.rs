@@ -214,6 +214,27 @@ pub fn wants(wanted: &[&'static str], prop: &str) -> bool {
     wanted.contains(&prop)
 }
 
+/// The output of a tool a kind reads (a package database, an init system) when its
+/// exit status is one of `ok`; otherwise why it could not be read: the tool missing,
+/// or its status and what it said.
+pub(crate) fn stdout_of(
+    out: &crate::cmd::Output,
+    tool: &str,
+    ok: &[i32],
+) -> Result<String, ProbeError> {
+    match out.status {
+        Some(code) if ok.contains(&code) => Ok(out.stdout_text()),
+        Some(127) => Err(ProbeError::ToolMissing(tool.into())),
+        Some(code) => Err(ProbeError::Failed(format!(
+            "`{tool}` failed with exit status {code}: {}",
+            out.stderr_text()
+        ))),
+        None => Err(ProbeError::Failed(format!(
+            "`{tool}` was killed by a signal"
+        ))),
+    }
+}
+
 /// Captured output for parser tests: `fixtures/probes/<kind>/<os>/<case>.txt`.
 #[cfg(test)]
 pub(crate) fn fixture(kind: &str, os: &str, case: &str) -> String {

@@ -5,14 +5,14 @@
 //! Alpine, `pacman -Q` on Arch): one round trip for a spec with a hundred packages, and
 //! no package name ever reaches a command line.
 
-use crate::cmd::{Cmd, Output};
+use crate::cmd::Cmd;
 use crate::expect::version::compare;
 use crate::expect::{Ty, Value};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 use crate::os::Family;
 
-use super::{Kind, Observed, Options, PropDef, Resource};
+use super::{Kind, Observed, Options, PropDef, Resource, stdout_of};
 
 pub(super) const KIND: Kind = Kind {
     key: "package",
@@ -174,21 +174,6 @@ fn versions_of(db: &[Installed], id: &str) -> Vec<String> {
     versions
 }
 
-/// The output of a database query, or why it failed.
-fn stdout_of(out: &Output, tool: &str) -> Result<String, ProbeError> {
-    match out.status {
-        Some(0) => Ok(out.stdout_text()),
-        Some(127) => Err(ProbeError::ToolMissing(tool.into())),
-        Some(code) => Err(ProbeError::Failed(format!(
-            "`{tool}` failed with exit status {code}: {}",
-            out.stderr_text()
-        ))),
-        None => Err(ProbeError::Failed(format!(
-            "`{tool}` was killed by a signal"
-        ))),
-    }
-}
-
 fn dpkg_cmd() -> Cmd {
     Cmd::new("dpkg-query").arg("-W").arg("-f").arg(DPKG_FORMAT)
 }
@@ -207,11 +192,11 @@ fn database(host: &Host) -> Result<Vec<Installed>, ProbeError> {
     let parsed = match os.family {
         Family::Debian => {
             let cmd = dpkg_cmd();
-            parse_dpkg(&stdout_of(&*host.run_memo(&cmd)?, "dpkg-query")?)
+            parse_dpkg(&stdout_of(&*host.run_memo(&cmd)?, "dpkg-query", &[0])?)
         }
         Family::Rhel | Family::Suse => {
             let cmd = rpm_cmd();
-            parse_rpm(&stdout_of(&*host.run_memo(&cmd)?, "rpm")?)
+            parse_rpm(&stdout_of(&*host.run_memo(&cmd)?, "rpm", &[0])?)
         }
         Family::Alpine => match host.read_opt(APK_DB)? {
             Some(bytes) => parse_apk(&String::from_utf8_lossy(&bytes)),
@@ -223,7 +208,7 @@ fn database(host: &Host) -> Result<Vec<Installed>, ProbeError> {
         },
         Family::Arch => {
             let cmd = pacman_cmd();
-            parse_pacman(&stdout_of(&*host.run_memo(&cmd)?, "pacman")?)
+            parse_pacman(&stdout_of(&*host.run_memo(&cmd)?, "pacman", &[0])?)
         }
         Family::Other => return Err(ProbeError::unsupported("package", &os.id)),
     };

@@ -14,12 +14,12 @@ use crate::expect::{Ty, Value};
 use crate::gather::{Ask, Fact};
 use crate::host::{Host, ProbeError};
 
-use super::{Kind, Observed, Options, PropDef, Resource};
+use super::{Kind, Observed, Options, PropDef, Resource, stdout_of};
 
 mod answers;
 
 use answers::{
-    parse_rc_listing, parse_rc_update, parse_systemctl_show, running_from, stdout_of, sysv_enabled,
+    parse_rc_listing, parse_rc_update, parse_systemctl_show, running_from, sysv_enabled,
 };
 
 pub(super) const KIND: Kind = Kind {

@@ -17,21 +17,6 @@ const SYSTEMD_ENABLED: &[&str] = &[
     "transient",
 ];
 
-/// The output of a command whose exit status is one of `ok`, or why it failed.
-pub(super) fn stdout_of(out: &Output, tool: &str, ok: &[i32]) -> Result<String, ProbeError> {
-    match out.status {
-        Some(code) if ok.contains(&code) => Ok(out.stdout_text()),
-        Some(127) => Err(ProbeError::ToolMissing(tool.into())),
-        Some(code) => Err(ProbeError::Failed(format!(
-            "`{tool}` failed with exit status {code}: {}",
-            out.stderr_text()
-        ))),
-        None => Err(ProbeError::Failed(format!(
-            "`{tool}` was killed by a signal"
-        ))),
-    }
-}
-
 /// One unit as `systemctl show --property=LoadState,ActiveState,SubState,UnitFileState`
 /// prints it.
 #[derive(Debug, PartialEq, Eq)]
