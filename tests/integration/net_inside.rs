@@ -64,8 +64,9 @@ body = { contains = "Welcome to nginx" }
 headers = { contains = "content-type: text/html" }
 "#;
 
-fn check(target: &str, extra: &[&str]) -> (serde_json::Value, String) {
-    let specs = Specs::new(&[("spec.toml", SPEC)]);
+/// Runs `spec` on `target` with the JSON report: exit code, report, stderr.
+fn run_spec(spec: &str, target: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let specs = Specs::new(&[("spec.toml", spec)]);
     let out = ispec()
         .arg("run")
         .arg(specs.path("spec.toml"))
@@ -73,7 +74,11 @@ fn check(target: &str, extra: &[&str]) -> (serde_json::Value, String) {
         .args(extra)
         .output()
         .expect("ispec runs");
-    let (code, doc, stderr) = json_report(&out);
+    json_report(&out)
+}
+
+fn check(target: &str, extra: &[&str]) -> (serde_json::Value, String) {
+    let (code, doc, stderr) = run_spec(SPEC, target, extra);
     assert_eq!(code, 0, "{doc:#} {stderr}");
     for (kind, id, prop) in [
         ("addr", "tcp://web:80", "reachable"),
@@ -114,14 +119,8 @@ fn a_shell_less_container_reaches_its_network_neighbours() {
     assert_eq!(gather, "script");
 
     // https is not spoken by the probe: it needs `curl` in the target, and says so.
-    let specs = Specs::new(&[("spec.toml", "[http.\"https://web/\"]\nstatus = 200\n")]);
-    let out = ispec()
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["-t", &bare.target(), "--format", "json"])
-        .output()
-        .expect("ispec runs");
-    let (code, doc, _) = json_report(&out);
+    let https = "[http.\"https://web/\"]\nstatus = 200\n";
+    let (code, doc, _) = run_spec(https, &bare.target(), &[]);
     assert_eq!(code, 1, "{doc:#}");
     let https = result(&doc, "http", "https://web/", "status");
     assert_eq!(https["outcome"], "error");
@@ -156,14 +155,7 @@ fn a_neighbour_that_is_down_is_not_reachable_over_udp_or_tcp() {
     let spec = format!(
         "[addr.\"udp://{nobody}:53\"]\nreachable = false\n\n[addr.\"tcp://{nobody}:53\"]\nreachable = false\n"
     );
-    let specs = Specs::new(&[("spec.toml", &spec)]);
-    let out = ispec()
-        .arg("run")
-        .arg(specs.path("spec.toml"))
-        .args(["-t", &bare.target(), "--format", "json"])
-        .output()
-        .expect("ispec runs");
-    let (code, doc, stderr) = json_report(&out);
+    let (code, doc, stderr) = run_spec(&spec, &bare.target(), &[]);
     assert_eq!(code, 0, "{doc:#} {stderr}");
     // UDP hears of it too: the kernel gives up finding the neighbour, and says so.
     for proto in ["udp", "tcp"] {
