@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::docker_util::{
     DEBIAN, ISPEC_LABEL, SCRATCH, Started, assert_none_left, case_label, have_image,
-    ispec_containers, wait_ready,
+    ispec_containers,
 };
 use crate::util::{Specs, ispec, json_report, outcome};
 
@@ -68,8 +68,7 @@ fn every_kind_passes_in_a_running_container() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &["--tmpfs", "/scratch"]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&["--tmpfs", "/scratch"]);
     let spec = spec_file("debian-fixture.toml");
     let (code, doc, stderr) = run_json(&[spec.to_str().unwrap(), "-t", &started.target()]);
     assert_eq!(code, 0, "{doc:#} {stderr}");
@@ -441,8 +440,7 @@ fn a_container_removed_mid_run_stops_within_retries_at_once() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&[]);
     // Never holds: retried for 30 s unless the target's going away ends it.
     let specs = Specs::new(&[(
         "spec.toml",
@@ -729,8 +727,7 @@ fn a_timed_out_check_leaves_nothing_running_in_the_container() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&[]);
     let specs = Specs::new(&[(
         "spec.toml",
         "[command.\"sh -c 'sleep 307; echo'\"]\nexit-status = 0\ntimeout = \"1s\"\n",
@@ -811,8 +808,7 @@ fn a_container_that_stops_mid_run_ends_its_retries_with_why() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&[]);
     let specs = Specs::new(&[(
         "spec.toml",
         "[command.\"false\"]\nexit-status = 0\nwithin = \"60s\"\n",

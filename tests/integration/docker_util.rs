@@ -65,6 +65,14 @@ impl Started {
         }
     }
 
+    /// Starts the Debian fixture with extra `docker run` arguments, and waits until
+    /// its services are up.
+    pub(crate) fn debian_ready(args: &[&str]) -> Self {
+        let started = Self::run(DEBIAN, args);
+        wait_ready(&started);
+        started
+    }
+
     /// The `docker://` target naming it.
     pub(crate) fn target(&self) -> String {
         format!("docker://{}", self.id)

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::docker_util::{DEBIAN, Started, have_image, wait_ready};
+use crate::docker_util::{DEBIAN, Started, have_image};
 use crate::ssh_util::{Keys, Sshd};
 use crate::util::{ispec, json_report};
 
@@ -54,8 +54,7 @@ fn web_node_costs_two_round_trips_in_a_container_at_any_size() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&[]);
     for checks in [50, 200] {
         let out = ispec()
             .arg("run")
@@ -277,8 +276,7 @@ fn retries_carry_no_probe() {
     if !have_image(DEBIAN) {
         return;
     }
-    let started = Started::run(DEBIAN, &[]);
-    wait_ready(&started);
+    let started = Started::debian_ready(&[]);
     let specs = crate::util::Specs::new(&[(
         "spec.toml",
         // The condition holds at once and is not asked again on retries.
