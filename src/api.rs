@@ -293,15 +293,19 @@ fn check_all(jobs: &[Job], opts: &RunOptions) -> Result<Report, RunError> {
         .map(|job| (job.host.name().to_string(), job.host.stats()))
         .collect();
     Ok(Report {
-        results: collect.0,
+        results: collect.results,
         summary,
         targets,
+        output: collect.output,
     })
 }
 
-/// Keeps every result, in order.
+/// Keeps every result, in order, and the output failing targets showed.
 #[derive(Default)]
-pub(crate) struct Collect(pub(crate) Vec<CheckResult>);
+pub(crate) struct Collect {
+    pub(crate) results: Vec<CheckResult>,
+    output: Vec<(String, Vec<String>)>,
+}
 
 impl Reporter for Collect {
     fn start(&mut self, _total: usize) -> std::io::Result<()> {
@@ -309,7 +313,12 @@ impl Reporter for Collect {
     }
 
     fn resource(&mut self, results: &[CheckResult]) -> std::io::Result<()> {
-        self.0.extend_from_slice(results);
+        self.results.extend_from_slice(results);
+        Ok(())
+    }
+
+    fn target_output(&mut self, target: &str, lines: &[String]) -> std::io::Result<()> {
+        self.output.push((target.to_string(), lines.to_vec()));
         Ok(())
     }
 
@@ -329,6 +338,9 @@ pub struct Report {
     pub summary: Summary,
     /// What each target cost (round trips, bytes, time per phase), in target order.
     pub targets: Vec<(String, Stats)>,
+    /// For each container target whose checks did not all hold, the last 20 lines it
+    /// printed (standard output and error), oldest first; in target order.
+    pub output: Vec<(String, Vec<String>)>,
 }
 
 impl Report {

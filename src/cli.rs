@@ -137,6 +137,10 @@ struct RunArgs {
     /// Human format: show only resources that failed or errored.
     #[arg(short, long)]
     quiet: bool,
+    /// When a container's checks do not all hold, show the last N lines it printed
+    /// (standard output and error) in the report; 0 shows none.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    tail: usize,
     /// Colors in the human format: auto (terminal, no NO_COLOR), always or never.
     #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,

@@ -73,6 +73,15 @@ impl Reporter for Forward {
 /// The summary adds up the targets' counts; its duration is the wall time of the
 /// whole run.
 pub fn execute(jobs: &[Job], opts: &RunOptions, out: &mut dyn Reporter) -> io::Result<Summary> {
+    execute_each(jobs, opts, out).map(|(total, _)| total)
+}
+
+/// [`execute`], with each target's own summary too, in the order of `jobs`.
+fn execute_each(
+    jobs: &[Job],
+    opts: &RunOptions,
+    out: &mut dyn Reporter,
+) -> io::Result<(Summary, Vec<Summary>)> {
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel();
@@ -100,7 +109,7 @@ pub fn execute(jobs: &[Job], opts: &RunOptions, out: &mut dyn Reporter) -> io::R
         drop(rx);
         reported
     })?;
-    total.duration = started.elapsed();
+    total.0.duration = started.elapsed();
     Ok(total)
 }
 
@@ -112,7 +121,10 @@ pub fn execute_and_close(
     opts: &RunOptions,
     out: &mut dyn Reporter,
 ) -> io::Result<Summary> {
-    let ran = execute(jobs, opts, out);
+    let ran = execute_each(jobs, opts, out).and_then(|(total, each)| {
+        show_output(jobs, &each, opts.output_lines, out)?;
+        Ok(total)
+    });
     thread::scope(|scope| {
         for job in jobs {
             scope.spawn(|| job.host.close());
@@ -121,13 +133,41 @@ pub fn execute_and_close(
     ran
 }
 
+/// Hands `out` the last `lines` lines of output of each target whose checks did not
+/// all hold, where the target has output (a container), before it goes. A tail that
+/// cannot be read is shown as one line saying why.
+fn show_output(
+    jobs: &[Job],
+    each: &[Summary],
+    lines: usize,
+    out: &mut dyn Reporter,
+) -> io::Result<()> {
+    if lines == 0 {
+        return Ok(());
+    }
+    for (job, summary) in jobs.iter().zip(each) {
+        if summary.ok() {
+            continue;
+        }
+        let tail = match job.host.output_tail(lines) {
+            None => continue,
+            Some(Ok(tail)) => tail,
+            Some(Err(why)) => vec![format!("(its output could not be read: {why})")],
+        };
+        if !tail.is_empty() {
+            out.target_output(job.host.name(), &tail)?;
+        }
+    }
+    Ok(())
+}
+
 /// Hands `events` on to `out` grouped by target, in target order; returns the sum of
-/// the targets' summaries.
+/// the targets' summaries, and each one's.
 fn report(
     events: impl Iterator<Item = Event>,
     targets: usize,
     out: &mut dyn Reporter,
-) -> io::Result<Summary> {
+) -> io::Result<(Summary, Vec<Summary>)> {
     let mut waiting: Vec<Vec<Vec<CheckResult>>> = vec![Vec::new(); targets];
     let mut done: Vec<Option<Summary>> = vec![None; targets];
     // The target whose results go straight to `out`: every one before it is done.
@@ -152,14 +192,15 @@ fn report(
             }
         }
     }
+    let each: Vec<Summary> = done.into_iter().map(Option::unwrap_or_default).collect();
     let mut total = Summary::default();
-    for s in done.into_iter().flatten() {
+    for s in &each {
         total.passed += s.passed;
         total.failed += s.failed;
         total.skipped += s.skipped;
         total.errored += s.errored;
     }
-    Ok(total)
+    Ok((total, each))
 }
 
 #[cfg(test)]
@@ -240,8 +281,14 @@ mod tests {
             Done(0, Ok(summary(2))),
         ];
         let mut heard = Heard::default();
-        let total = report(events.into_iter(), 3, &mut heard).unwrap();
+        let (total, each) = report(events.into_iter(), 3, &mut heard).unwrap();
         assert_eq!(total.passed, 4);
+        let passed: Vec<usize> = each.iter().map(|s| s.passed).collect();
+        assert_eq!(
+            passed,
+            [2, 1, 1],
+            "each target's own count, in target order"
+        );
         assert_eq!(
             heard.0,
             [

@@ -265,7 +265,7 @@ fn check_target(
     let mut collect = Collect::default();
     fleet::execute_and_close(std::slice::from_ref(&job), &run.options(), &mut collect)
         .map_err(|e| crate::RunError::BadTarget(format!("the run stopped: {e}")))?;
-    Ok(collect.0)
+    Ok(collect.results)
 }
 
 /// A check's result as a trial's.

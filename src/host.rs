@@ -342,6 +342,19 @@ impl Host {
             .unwrap_or_else(PoisonError::into_inner)[phase as usize] += took;
     }
 
+    /// The last `lines` lines the target's main program printed, or why they could
+    /// not be read; `None` for a target with no such output (a host). Reporting, not
+    /// checking: its time counts to the teardown, and it is no round trip.
+    pub fn output_tail(&self, lines: usize) -> Option<Result<Vec<String>, String>> {
+        let began = std::time::Instant::now();
+        let tail = self.shared.backend.output_tail(lines)?;
+        self.add_phase(Phase::Teardown, began.elapsed());
+        Some(
+            tail.map(|text| text.lines().map(printable).collect())
+                .map_err(|e| e.to_string()),
+        )
+    }
+
     /// Ends the session with the target (removes a throwaway container), timed as
     /// teardown.
     pub fn close(&self) {
@@ -394,6 +407,15 @@ impl Host {
     pub fn read_text(&self, path: &str) -> Result<String, ProbeError> {
         Ok(String::from_utf8_lossy(&self.read(path)?).into_owned())
     }
+}
+
+/// A line of a target's output as reports can carry it: without terminal escapes
+/// (colors, cursor moves) or other control characters, which become `?`.
+fn printable(line: &str) -> String {
+    console::strip_ansi_codes(line.trim_end_matches('\r'))
+        .chars()
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

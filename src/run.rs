@@ -37,6 +37,9 @@ pub struct RunOptions {
     /// `within` for resources whose spec does not set one (a suite's `[defaults]`,
     /// `--within`); `None`: such resources are observed once.
     pub within: Option<Duration>,
+    /// How many of its last lines of output a target whose checks did not all hold
+    /// shows in the report (a container's; hosts have none to show); 0: none.
+    pub output_lines: usize,
 }
 
 /// The first pause between attempts of a resource with `within`.
@@ -50,6 +53,7 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(30),
             retry_interval: Duration::from_secs(2),
             within: None,
+            output_lines: 20,
         }
     }
 }

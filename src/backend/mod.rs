@@ -140,6 +140,13 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// The last `lines` lines the target's main program printed (a container's
+    /// standard output and error), for a report to show when its checks failed.
+    /// `None`: the target has no such output (a host, this machine).
+    fn output_tail(&self, _lines: usize) -> Option<Result<String, BackendError>> {
+        None
+    }
+
     /// Ends the session once the run is done with the target: removes a throwaway
     /// container (unless kept). Later calls may fail.
     fn close(&self) {}

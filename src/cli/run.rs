@@ -72,6 +72,7 @@ pub(super) fn run(args: &RunArgs) -> u8 {
         parallel: usize::from(args.parallel),
         timeout: args.timeout,
         within,
+        output_lines: args.tail,
         ..RunOptions::default()
     };
     let ran = run_all(&jobs, &opts, &mut out);

@@ -217,6 +217,18 @@ fn passing() -> Vec<Vec<CheckResult>> {
 
 /// Feeds `resources` to a reporter as `run::execute` does and returns its output.
 fn render(format: Format, color: bool, resources: &[Vec<CheckResult>], millis: u64) -> String {
+    render_with_output(format, color, resources, millis, &[])
+}
+
+/// [`render`], then each target's last `output` lines as the fleet hands them over
+/// for a target that failed, and each target's cost.
+fn render_with_output(
+    format: Format,
+    color: bool,
+    resources: &[Vec<CheckResult>],
+    millis: u64,
+    output: &[(&str, &[&str])],
+) -> String {
     let out = Captured::default();
     let mut r = reporter(format, Box::new(out.clone()), color);
     let mut summary = Summary::default();
@@ -226,6 +238,18 @@ fn render(format: Format, color: bool, resources: &[Vec<CheckResult>], millis: u
             summary.count(c);
         }
         r.resource(results).unwrap();
+    }
+    for (target, lines) in output {
+        let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        r.target_output(target, &lines).unwrap();
+    }
+    if !output.is_empty() {
+        let stats = crate::host::Stats {
+            mode: "probe".into(),
+            round_trips: 2,
+            ..crate::host::Stats::default()
+        };
+        r.target_done("local", &stats).unwrap();
     }
     summary.duration = Duration::from_millis(millis);
     r.finish(&summary).unwrap();
@@ -281,6 +305,18 @@ fn assert_case(case: &str, resources: &[Vec<CheckResult>], millis: u64) {
 #[test]
 fn mixed_results() {
     assert_case("mixed", &mixed(), 3250);
+}
+
+#[test]
+fn a_failing_targets_output() {
+    let lines: &[&str] = &[
+        "nginx: [emerg] host not found in upstream \"api\"",
+        "\tworker exited",
+    ];
+    for (dir, ext, format, color) in FORMATS {
+        let actual = render_with_output(*format, *color, &mixed(), 3250, &[("local", lines)]);
+        assert_golden(dir, "output", ext, &actual);
+    }
 }
 
 #[test]

@@ -143,6 +143,24 @@ impl Reporter for Human {
         Ok(())
     }
 
+    fn target_output(&mut self, target: &str, lines: &[String]) -> io::Result<()> {
+        let header = self.style(Style::new().bold());
+        writeln!(self.out)?;
+        writeln!(
+            self.out,
+            "{}",
+            header.apply_to(format!(
+                "Output of {target} (last {} line{}):",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            ))
+        )?;
+        for line in lines {
+            writeln!(self.out, "    {line}")?;
+        }
+        self.out.flush()
+    }
+
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         let style = self.style(if s.ok() {
             Style::new().green().bold()

@@ -14,6 +14,8 @@ pub struct Json {
     out: Box<dyn Write + Send>,
     results: Vec<ResultDoc>,
     targets: Vec<TargetDoc>,
+    /// The last lines of output of each target that showed them.
+    output: Vec<(String, Vec<String>)>,
 }
 
 /// What one target's run cost (`--stats`).
@@ -26,6 +28,9 @@ struct TargetDoc {
     bytes_sent: u64,
     bytes_received: u64,
     phases_s: PhasesDoc,
+    /// The last lines it printed, when its checks did not all hold and it has output
+    /// (a container); `null` otherwise.
+    output: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -84,6 +89,7 @@ impl Json {
             out,
             results: Vec::new(),
             targets: Vec::new(),
+            output: Vec::new(),
         }
     }
 }
@@ -117,6 +123,11 @@ impl Reporter for Json {
         Ok(())
     }
 
+    fn target_output(&mut self, target: &str, lines: &[String]) -> io::Result<()> {
+        self.output.push((target.to_string(), lines.to_vec()));
+        Ok(())
+    }
+
     fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {
         let [connect, setup, gather, judge, teardown] = stats.phases.map(duration_secs);
         self.targets.push(TargetDoc {
@@ -133,6 +144,11 @@ impl Reporter for Json {
                 judge,
                 teardown,
             },
+            output: self
+                .output
+                .iter()
+                .find(|(t, _)| t == target)
+                .map(|(_, lines)| lines.clone()),
         });
         Ok(())
     }

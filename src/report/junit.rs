@@ -13,6 +13,8 @@ use crate::run::{CheckResult, Outcome, Summary};
 pub struct Junit {
     out: Box<dyn Write + Send>,
     results: Vec<CheckResult>,
+    /// The last lines of output of each target that showed them.
+    output: Vec<(String, Vec<String>)>,
 }
 
 impl Junit {
@@ -21,6 +23,7 @@ impl Junit {
         Self {
             out,
             results: Vec::new(),
+            output: Vec::new(),
         }
     }
 }
@@ -90,6 +93,11 @@ impl Reporter for Junit {
         Ok(())
     }
 
+    fn target_output(&mut self, target: &str, lines: &[String]) -> io::Result<()> {
+        self.output.push((target.to_string(), lines.to_vec()));
+        Ok(())
+    }
+
     fn finish(&mut self, summary: &Summary) -> io::Result<()> {
         let mut report = Report::new("ispec");
         report.set_time(summary.duration);
@@ -116,7 +124,12 @@ impl Reporter for Junit {
                 });
             suites[at].2.add_test_case(case(r));
         }
-        for (_, _, suite) in &mut suites {
+        for (target, _, suite) in &mut suites {
+            // What the target printed, on each of its suites: a reader shows it with
+            // the failures of any of them.
+            if let Some((_, lines)) = self.output.iter().find(|(t, _)| t == target) {
+                suite.set_system_out(format!("{}\n", lines.join("\n")));
+            }
             // quick-junit counts skips as `disabled`; JUnit readers (junitparser, Jenkins'
             // schema, GitLab) read `skipped`.
             let skipped = suite

@@ -31,6 +31,12 @@ pub trait Reporter: Send {
     /// (and targets) finish, before [`Reporter::resource`] hands the same results on in
     /// order. For progress displays; reports ignore it.
     fn progress(&mut self, _results: &[CheckResult]) {}
+    /// Called after every target's last resource, before any [`Reporter::target_done`],
+    /// for each target whose checks did not all hold and that has output to show (a
+    /// container): the last `lines` it printed, oldest first.
+    fn target_output(&mut self, _target: &str, _lines: &[String]) -> io::Result<()> {
+        Ok(())
+    }
     /// Called once per target after every target's last resource (and its teardown),
     /// in target order, with what the target's run cost.
     fn target_done(&mut self, _target: &str, _stats: &Stats) -> io::Result<()> {
@@ -129,6 +135,10 @@ impl Reporter for Tee {
                 bar.set_message(first.resource_name());
             }
         }
+    }
+
+    fn target_output(&mut self, target: &str, lines: &[String]) -> io::Result<()> {
+        self.each(|r| r.target_output(target, lines))
     }
 
     fn target_done(&mut self, target: &str, stats: &Stats) -> io::Result<()> {

@@ -71,6 +71,18 @@ impl Reporter for Tap {
         self.out.flush()
     }
 
+    fn target_output(&mut self, target: &str, lines: &[String]) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "# output of {target} (last {} lines):",
+            lines.len()
+        )?;
+        for line in lines {
+            writeln!(self.out, "#   {line}")?;
+        }
+        self.out.flush()
+    }
+
     fn finish(&mut self, s: &Summary) -> io::Result<()> {
         writeln!(
             self.out,

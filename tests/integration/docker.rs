@@ -835,3 +835,91 @@ fn a_container_that_stops_mid_run_ends_its_retries_with_why() {
     let why = r["message"].as_str().unwrap();
     assert!(why.contains("the container is gone"), "{r}");
 }
+
+#[test]
+fn a_failing_containers_last_output_is_shown_with_its_results() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("tail");
+    let specs = Specs::new(&[(
+        "spec.toml",
+        "[file.\"/ispec-never\"]\nexists = true\n\n[port.\"tcp:80\"]\nlistening = true\n",
+    )]);
+    let spec = specs.path("spec.toml");
+    let human = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            spec.to_str().unwrap(),
+            "--image",
+            DEBIAN,
+            "--wait-log",
+            "ispec-fixture: ready",
+            "--label",
+            &label,
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The fixture's entrypoint prints three lines; the last two are asked for, after
+    // every result and before the summary.
+    let shown = human(&["--tail", "2"]);
+    let tail = format!(
+        "\nOutput of image:{DEBIAN} (last 2 lines):\n    \
+         Starting OpenBSD Secure Shell server: sshd.\n    ispec-fixture: ready\n\nFAIL "
+    );
+    assert!(shown.contains(&tail), "{shown}");
+    assert!(
+        !shown.contains("Starting nginx"),
+        "only the last two: {shown}"
+    );
+    let none = human(&["--tail", "0"]);
+    assert!(!none.contains("Output of"), "{none}");
+    // A passing container shows nothing: its output is not news.
+    let passing = Specs::new(&[("spec.toml", "[port.\"tcp:80\"]\nlistening = true\n")]);
+    let (code, doc, stderr) = run_json(&[
+        passing.path("spec.toml").to_str().unwrap(),
+        "--image",
+        DEBIAN,
+        "--label",
+        &label,
+    ]);
+    assert_eq!(code, 0, "{doc:#} {stderr}");
+    assert!(doc["targets"][0]["output"].is_null(), "{doc:#}");
+    assert_none_left(&label);
+}
+
+#[test]
+fn the_library_hands_over_a_failing_containers_last_output() {
+    if !have_image(DEBIAN) {
+        return;
+    }
+    let label = case_label("tail-lib");
+    let specs = Specs::new(&[("spec.toml", "[file.\"/ispec-never\"]\nexists = true\n")]);
+    let spec = ispec::backend::docker::ContainerSpec {
+        image: DEBIAN.into(),
+        wait: ispec::backend::docker::Wait {
+            log: Some("ispec-fixture: ready".into()),
+            ..ispec::backend::docker::Wait::default()
+        },
+        ..ispec::backend::docker::ContainerSpec::default()
+    };
+    let report = ispec::Run::new()
+        .target(ispec::Target::image_with(spec))
+        .spec_file(specs.path("spec.toml"))
+        .label(&label)
+        .execute()
+        .expect("the run is made");
+    assert!(!report.ok());
+    let [(target, lines)] = report.output.as_slice() else {
+        panic!("one target's output: {:?}", report.output)
+    };
+    assert_eq!(target, &format!("image:{DEBIAN}"));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("ispec-fixture: ready")
+    );
+    assert_none_left(&label);
+}

@@ -105,6 +105,10 @@ fn services_interact_and_a_stopped_one_is_named() {
         "{stderr}"
     );
     assert!(all.len() >= 15, "{all:#?}");
+    // A target whose checks all hold shows no output.
+    for target in doc["targets"].as_array().unwrap() {
+        assert!(target["output"].is_null(), "{target}");
+    }
     // Each target is named by the suite, and each reached the others by name.
     for target in ["api", "web", "client"] {
         assert!(
@@ -162,6 +166,29 @@ fn services_interact_and_a_stopped_one_is_named() {
     assert!(
         proxied["attempts"].as_u64().unwrap() > 1,
         "retried within the suite's default: {proxied}"
+    );
+    // A failing container's last output comes with the report: here, why the api's
+    // service is down.
+    let api = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "api")
+        .unwrap();
+    let printed: Vec<&str> = api["output"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the api's output: {api}"))
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        printed,
+        [
+            "Starting nginx: nginx.",
+            "Stopping nginx: nginx.",
+            "api: ready"
+        ],
+        "{api}"
     );
     assert_nothing_left(&label);
 

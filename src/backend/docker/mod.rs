@@ -301,6 +301,10 @@ impl Backend for Container {
         Some(self.put_file(bytes, timeout))
     }
 
+    fn output_tail(&self, lines: usize) -> Option<Result<String, BackendError>> {
+        Some(self.logs_tail(lines))
+    }
+
     fn close(&self) {
         // A throwaway container goes as soon as its checks are done.
         drop(

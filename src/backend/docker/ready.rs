@@ -8,7 +8,7 @@ use bollard::models::HealthStatusEnum;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::{Container, Wait};
+use super::{Container, Wait, engine};
 use crate::backend::{Backend, BackendError};
 
 impl Container {
@@ -109,42 +109,51 @@ impl Container {
         })
     }
 
-    /// What the container printed since `since` (unix seconds; 0: everything), each
-    /// line behind its timestamp when `timestamps`.
-    fn logs_since(&self, since: i32, timestamps: bool, limit: Duration) -> Option<String> {
-        let options = LogsOptionsBuilder::new()
+    /// What the container printed (standard output and error, in order): since
+    /// `since` (unix seconds; 0: from the start), only the last `tail` lines if given,
+    /// each line behind its timestamp when `timestamps`.
+    fn logs(
+        &self,
+        since: i32,
+        tail: Option<usize>,
+        timestamps: bool,
+        limit: Duration,
+    ) -> Result<String, BackendError> {
+        let mut options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
             .since(since)
-            .timestamps(timestamps)
-            .build();
-        self.engine
-            .block_on(limit, async {
-                let mut stream = self.engine.api.logs(&self.id, Some(options));
-                let mut text = String::new();
-                while let Some(Ok(chunk)) = stream.next().await {
-                    text.push_str(&String::from_utf8_lossy(chunk.as_ref()));
-                }
-                Ok(text)
-            })
-            .ok()
+            .timestamps(timestamps);
+        if let Some(tail) = tail {
+            options = options.tail(&tail.to_string());
+        }
+        let options = options.build();
+        self.engine.block_on(limit, async {
+            let mut stream = self.engine.api.logs(&self.id, Some(options));
+            let mut text = String::new();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| BackendError::Failed(engine::message(&e)))?;
+                text.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+            }
+            Ok(text)
+        })
     }
 
-    /// Everything the container printed so far.
-    fn logs(&self) -> String {
-        self.logs_since(0, false, Duration::from_secs(10))
-            .unwrap_or_default()
+    /// The container's last `lines` lines of output.
+    pub(super) fn logs_tail(&self, lines: usize) -> Result<String, BackendError> {
+        self.logs(0, Some(lines), false, Duration::from_secs(10))
     }
 
     /// The container's last lines of output, for messages.
     fn log_tail(&self) -> String {
-        let logs = self.logs();
-        let lines: Vec<&str> = logs.lines().collect();
-        if lines.is_empty() {
+        let logs = self.logs_tail(5).unwrap_or_default();
+        if logs.trim().is_empty() {
             return "; it printed nothing".into();
         }
-        let tail = &lines[lines.len().saturating_sub(5)..];
-        format!("; its last output:\n    {}", tail.join("\n    "))
+        format!(
+            "; its last output:\n    {}",
+            logs.trim_end().lines().collect::<Vec<_>>().join("\n    ")
+        )
     }
 }
 
@@ -162,7 +171,7 @@ struct LogWatch {
 impl LogWatch {
     /// True once a line printed so far contains `text`.
     fn found(&mut self, container: &Container, text: &str, limit: Duration) -> bool {
-        let Some(logs) = container.logs_since(self.since, true, limit) else {
+        let Ok(logs) = container.logs(self.since, None, true, limit) else {
             return false;
         };
         self.seen(&logs, text)
