@@ -304,7 +304,7 @@ fn check_all(jobs: &[Job], opts: &RunOptions) -> Result<Report, RunError> {
 #[derive(Default)]
 pub(crate) struct Collect {
     pub(crate) results: Vec<CheckResult>,
-    output: Vec<(String, Vec<String>)>,
+    pub(crate) output: Vec<(String, Vec<String>)>,
 }
 
 impl Reporter for Collect {

@@ -50,7 +50,13 @@ pub struct Harness {
 }
 
 /// The results of one target, made once for all its trials.
-type Results = Arc<OnceLock<Result<Vec<CheckResult>, String>>>;
+type Results = Arc<OnceLock<Result<Checked, String>>>;
+
+/// One target's results, and its last output if its checks did not all hold.
+struct Checked {
+    results: Vec<CheckResult>,
+    output: Vec<String>,
+}
 
 impl Harness {
     /// A harness reading the test binary's command line (`cargo test -- ARGS`).
@@ -176,7 +182,10 @@ impl Harness {
                                     .map_err(|e| e.to_string())
                             });
                             match all {
-                                Ok(all) => verdict(&all[at], conditional),
+                                Ok(all) => {
+                                    let results: Vec<&CheckResult> = all.results.iter().collect();
+                                    verdict_at(&results, at, conditional, &all.output)
+                                }
                                 Err(why) => Err(Failed::from(format!(
                                     "{} is unreachable: {why}",
                                     target.name()
@@ -199,7 +208,7 @@ impl Harness {
     fn suite_trials(&self) -> Result<Vec<Trial>, crate::RunError> {
         let loaded = self.run.suite_plans()?;
         let run = Arc::new(self.run.clone());
-        let all: Arc<OnceLock<Result<Vec<CheckResult>, String>>> = Arc::default();
+        let all: Arc<OnceLock<Result<crate::Report, String>>> = Arc::default();
         let mut trials = Vec::new();
         for (target, plan) in loaded {
             let mut index = 0;
@@ -214,18 +223,25 @@ impl Harness {
                             decl.kind.key, decl.id, check.prop.name
                         ),
                         move || {
-                            let results = all.get_or_init(|| {
-                                run.execute_suite_now()
-                                    .map(|report| report.results)
-                                    .map_err(|e| e.to_string())
-                            });
-                            let results = results.as_ref().map_err(|why| {
+                            let report = all
+                                .get_or_init(|| run.execute_suite_now().map_err(|e| e.to_string()));
+                            let report = report.as_ref().map_err(|why| {
                                 Failed::from(format!("the suite could not run: {why}"))
                             })?;
-                            match results.iter().filter(|r| r.target == target).nth(at) {
-                                Some(r) => verdict(r, conditional),
-                                None => Err(Failed::from(format!("{target} was not checked"))),
+                            let results: Vec<&CheckResult> = report
+                                .results
+                                .iter()
+                                .filter(|r| r.target == target)
+                                .collect();
+                            let output = report
+                                .output
+                                .iter()
+                                .find(|(t, _)| *t == target)
+                                .map_or(&[][..], |(_, lines)| lines.as_slice());
+                            if results.is_empty() {
+                                return Err(Failed::from(format!("{target} was not checked")));
                             }
+                            verdict_at(&results, at, conditional, output)
                         },
                     )
                     .with_kind(decl.kind.key)
@@ -260,12 +276,45 @@ fn check_target(
     target: &Target,
     plan: &crate::plan::Plan,
     owned: &Arc<Owned>,
-) -> Result<Vec<CheckResult>, crate::RunError> {
+) -> Result<Checked, crate::RunError> {
     let job = run.job(target, plan, owned)?;
     let mut collect = Collect::default();
     fleet::execute_and_close(std::slice::from_ref(&job), &run.options(), &mut collect)
         .map_err(|e| crate::RunError::BadTarget(format!("the run stopped: {e}")))?;
-    Ok(collect.results)
+    Ok(Checked {
+        output: collect
+            .output
+            .pop()
+            .map(|(_, lines)| lines)
+            .unwrap_or_default(),
+        results: collect.results,
+    })
+}
+
+/// The verdict of the check at `at` among one target's `results`. The first of
+/// them that did not hold also shows the target's last `output`, once, where a
+/// reader of the failures looks first.
+fn verdict_at(
+    results: &[&CheckResult],
+    at: usize,
+    conditional: bool,
+    output: &[String],
+) -> Result<(), Failed> {
+    let Some(r) = results.get(at) else {
+        return Err(Failed::from("ispec bug: a check's result is missing"));
+    };
+    let first_bad = results
+        .iter()
+        .position(|r| matches!(r.outcome, Outcome::Fail | Outcome::Error(_)));
+    match verdict(r, conditional) {
+        Err(failed) if first_bad == Some(at) && !output.is_empty() => Err(Failed::from(format!(
+            "{}\n  last output of {}:\n    {}",
+            failed.message().unwrap_or_default(),
+            r.target,
+            output.join("\n    ")
+        ))),
+        verdict => verdict,
+    }
 }
 
 /// A check's result as a trial's.

@@ -94,6 +94,9 @@ fn a_harness_gates_an_image_passing_and_failing() {
     ] {
         assert!(said.contains(&expected), "`{expected}` not in:\n{said}");
     }
+    // The container's last output comes once, under its first failing check.
+    let header = format!("last output of image:{DEBIAN}:\n    ");
+    assert_eq!(said.matches(&header).count(), 1, "{said}");
     assert_none_left(&label);
 
     // A name filter runs only what it selects.
