@@ -423,6 +423,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn output_lines_lose_escapes_and_control_characters() {
+        assert_eq!(
+            printable("\u{1b}[31merror\u{1b}[0m: bad\tconfig\u{7}\r"),
+            "error: bad\tconfig?"
+        );
+        assert_eq!(printable("plain"), "plain");
+    }
+
+    #[test]
     fn reads_are_shared_until_fresh() {
         let host = Host::local();
         let file = tempfile::NamedTempFile::new().unwrap();
