@@ -81,6 +81,8 @@ pub struct Run {
     jobs: Option<usize>,
     timeout: Option<Duration>,
     gather: Option<Mode>,
+    /// How many lines of a failing container's output [`Report::output`] holds.
+    tail: Option<usize>,
     /// The values of `${NAME}` in spec files: the environment, and [`Run::var`].
     vars: crate::spec::Vars,
     /// A suite file, whose targets and specs replace [`Run::target`] and the specs.
@@ -170,6 +172,14 @@ impl Run {
         self
     }
 
+    /// How many of its last lines of output a container whose checks did not all
+    /// hold hands over in [`Report::output`] (default 20; 0: none).
+    #[must_use]
+    pub fn tail(mut self, lines: usize) -> Self {
+        self.tail = Some(lines);
+        self
+    }
+
     /// How facts are gathered (default: the probe; see the book's performance
     /// chapter).
     #[must_use]
@@ -226,6 +236,7 @@ impl Run {
         RunOptions {
             jobs: self.jobs.unwrap_or(8),
             timeout: self.timeout.unwrap_or(Duration::from_secs(30)),
+            output_lines: self.tail.unwrap_or(RunOptions::default().output_lines),
             ..RunOptions::default()
         }
     }
@@ -338,8 +349,9 @@ pub struct Report {
     pub summary: Summary,
     /// What each target cost (round trips, bytes, time per phase), in target order.
     pub targets: Vec<(String, Stats)>,
-    /// For each container target whose checks did not all hold, the last 20 lines it
-    /// printed (standard output and error), oldest first; in target order.
+    /// For each container target whose checks did not all hold, the last lines it
+    /// printed (standard output and error; 20, or [`Run::tail`]), oldest first; in
+    /// target order.
     pub output: Vec<(String, Vec<String>)>,
 }
 

@@ -135,6 +135,14 @@ impl Harness {
         self
     }
 
+    /// How many of its last lines of output a failing container shows under its
+    /// first failing trial (default 20; 0: none).
+    #[must_use]
+    pub fn tail(mut self, lines: usize) -> Self {
+        self.run = self.run.tail(lines);
+        self
+    }
+
     /// The time limit for observing one resource.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {

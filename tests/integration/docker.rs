@@ -906,20 +906,28 @@ fn the_library_hands_over_a_failing_containers_last_output() {
         },
         ..ispec::backend::docker::ContainerSpec::default()
     };
-    let report = ispec::Run::new()
-        .target(ispec::Target::image_with(spec))
-        .spec_file(specs.path("spec.toml"))
-        .label(&label)
-        .execute()
-        .expect("the run is made");
+    let run = || {
+        ispec::Run::new()
+            .target(ispec::Target::image_with(spec.clone()))
+            .spec_file(specs.path("spec.toml"))
+            .label(&label)
+    };
+    let report = run().execute().expect("the run is made");
     assert!(!report.ok());
     let [(target, lines)] = report.output.as_slice() else {
         panic!("one target's output: {:?}", report.output)
     };
     assert_eq!(target, &format!("image:{DEBIAN}"));
+    assert!(lines.len() >= 3, "{lines:?}");
     assert_eq!(
         lines.last().map(String::as_str),
         Some("ispec-fixture: ready")
     );
+    let one = run().tail(1).execute().expect("the run is made");
+    assert_eq!(
+        one.output,
+        [(target.clone(), vec!["ispec-fixture: ready".to_string()])]
+    );
+    assert!(run().tail(0).execute().unwrap().output.is_empty());
     assert_none_left(&label);
 }
