@@ -193,13 +193,10 @@ impl Addr {
         let limit = inside_limit(host.timeout());
         let out = host.run_memo(&self.inside_cmd(host.timeout()))?;
         let mut seen = Observed::new();
-        let reachable = match self.judge_bash(&out, limit, host.target())? {
-            (reachable, Some(why)) => {
-                seen.note("reachable", why);
-                reachable
-            }
-            (reachable, None) => reachable,
-        };
+        let (reachable, why) = self.judge_bash(&out, limit, host.target())?;
+        if let Some(why) = why {
+            seen.note("reachable", why);
+        }
         seen.set("reachable", Value::Bool(reachable));
         Ok(seen)
     }
@@ -222,6 +219,7 @@ impl Addr {
         target: &str,
     ) -> Result<(bool, Option<String>), ProbeError> {
         let err = out.stderr_text();
+        let connect = err.lines().find(|l| l.contains("connect:"));
         match out.status {
             Some(0) => Ok((true, None)),
             Some(124) => Ok((
@@ -233,11 +231,9 @@ impl Addr {
             )),
             // bash says `bash: connect: Connection refused` and more; the cause is
             // what follows the last colon.
-            Some(1) if err.lines().any(|l| l.contains("connect:")) => {
-                let cause = err
-                    .lines()
-                    .find(|l| l.contains("connect:"))
-                    .unwrap_or("")
+            Some(1) if connect.is_some() => {
+                let cause = connect
+                    .unwrap_or_default()
                     .rsplit(':')
                     .next()
                     .unwrap_or("")
