@@ -196,7 +196,6 @@ fn known_os(host: &Host) -> Option<OsInfo> {
 
 #[cfg(test)]
 mod tests {
-    use std::io;
     use std::path::Path;
 
     use super::attempt::{guarded, hopeless, judge};
@@ -223,23 +222,6 @@ mod tests {
         }
     }
 
-    /// Keeps every result it hears.
-    #[derive(Default)]
-    struct Kept(Vec<CheckResult>);
-
-    impl Reporter for Kept {
-        fn start(&mut self, _total: usize) -> io::Result<()> {
-            Ok(())
-        }
-        fn resource(&mut self, results: &[CheckResult]) -> io::Result<()> {
-            self.0.extend_from_slice(results);
-            Ok(())
-        }
-        fn finish(&mut self, _summary: &Summary) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_probe_that_panics_is_an_error_and_the_others_are_still_reported() {
         let mut plan = plan_of(
@@ -249,10 +231,13 @@ mod tests {
         buggy.resource = Arc::new(Panics);
         buggy.id = "buggy".into();
         plan.decls.insert(0, Arc::new(buggy));
-        let mut kept = Kept::default();
+        let mut kept = crate::api::Collect::default();
         let summary = execute(&plan, &Host::local(), &RunOptions::default(), &mut kept).unwrap();
-        let seen: Vec<(&str, &Outcome)> =
-            kept.0.iter().map(|r| (r.id.as_str(), &r.outcome)).collect();
+        let seen: Vec<(&str, &Outcome)> = kept
+            .results
+            .iter()
+            .map(|r| (r.id.as_str(), &r.outcome))
+            .collect();
         assert_eq!(seen.len(), 2, "{seen:?}");
         assert_eq!(seen[0].0, "buggy");
         assert!(
